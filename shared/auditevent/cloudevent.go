@@ -1,0 +1,160 @@
+package auditevent
+
+import (
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/google/uuid"
+)
+
+// Extension attribute names (SPEC §4).
+const (
+	ExtCorrelationID = "correlationid"
+	ExtCategory      = "category"
+	ExtAction        = "action"
+	ExtOutcome       = "outcome"
+	ExtActorType     = "actortype"
+	ExtActorID       = "actorid"
+	ExtTraceParent   = "traceparent"
+)
+
+// maxClockSkew bounds how far in the future an event time may lie; it keeps a
+// wrong clock or a forged time from creating far-future partitions.
+const maxClockSkew = time.Hour
+
+var (
+	traceParentRE = regexp.MustCompile(`^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$`)
+	earliest      = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// ToCloudEvent is the CloudEvent that carries ev.
+func ToCloudEvent(ev Event) cloudevents.Event {
+	e := cloudevents.NewEvent(cloudevents.VersionV1)
+	e.SetID(ev.ID.String())
+	e.SetSource(ev.Source)
+	e.SetType(ev.Type)
+	e.SetTime(ev.Time)
+	e.SetSubject(ev.Subject)
+	e.SetExtension(ExtCorrelationID, ev.CorrelationID)
+	e.SetExtension(ExtCategory, ev.Category)
+	e.SetExtension(ExtAction, ev.Action)
+	e.SetExtension(ExtOutcome, ev.Outcome)
+	e.SetExtension(ExtActorType, ev.ActorType)
+	e.SetExtension(ExtActorID, ev.ActorID)
+	if ev.TraceParent != "" {
+		e.SetExtension(ExtTraceParent, ev.TraceParent)
+	}
+	_ = e.SetData(cloudevents.ApplicationJSON, []byte(ev.Data)) // []byte is stored as is and cannot fail
+	return e
+}
+
+// FromCloudEvent validates a received CloudEvent as an audit event (known
+// type, envelope consistent with the type, required payload keys and types,
+// sizes) and returns it in stored form. The error is a *ValidationError
+// naming every bad field.
+func FromCloudEvent(e cloudevents.Event, now time.Time) (Event, error) {
+	errs := &ValidationError{}
+	if e.SpecVersion() != cloudevents.VersionV1 {
+		errs.add("specversion", "must be 1.0")
+	}
+	id, err := uuid.Parse(e.ID())
+	if err != nil {
+		errs.add("id", "must be a UUID")
+	}
+	if e.Source() == "" || len(e.Source()) > 512 {
+		errs.add("source", "must be 1..512 characters")
+	}
+	checkText(errs, "source", e.Source())
+	checkText(errs, "subject", e.Subject())
+	s, known := specs[e.Type()]
+	if !known {
+		errs.add("type", "unknown event type %q", e.Type())
+	}
+	t := e.Time()
+	switch {
+	case t.IsZero():
+		errs.add("time", "is required")
+	case t.Before(earliest):
+		errs.add("time", "is before %s", earliest.Format(time.DateOnly))
+	case t.After(now.Add(maxClockSkew)):
+		errs.add("time", "is more than %s in the future", maxClockSkew)
+	}
+	if e.Subject() == "" {
+		errs.add("subject", "is required")
+	}
+	if ct := e.DataContentType(); ct != cloudevents.ApplicationJSON {
+		errs.add("datacontenttype", "must be application/json, not %q", ct)
+	}
+	ext := extensions(e, errs)
+	if known {
+		if ext[ExtCategory] != s.category {
+			errs.add(ExtCategory, "must be %q for %s", s.category, e.Type())
+		}
+		if ext[ExtAction] != s.action {
+			errs.add(ExtAction, "must be %q for %s", s.action, e.Type())
+		}
+	}
+	if o := ext[ExtOutcome]; o != OutcomeSuccess && o != OutcomeFailure {
+		errs.add(ExtOutcome, "must be success or failure")
+	}
+	if tp := ext[ExtTraceParent]; tp != "" && !traceParentRE.MatchString(tp) {
+		errs.add(ExtTraceParent, "is not a W3C traceparent")
+	}
+	size := len(e.Data()) + len(e.ID()) + len(e.Source()) + len(e.Type()) + len(e.Subject())
+	for _, v := range ext {
+		size += len(v)
+	}
+	if size > MaxEventBytes {
+		errs.add("data", "event is %d bytes, over the %d byte limit", size, MaxEventBytes)
+		return Event{}, errs
+	}
+	data := checkData(e.Type(), e.Data(), errs)
+	if err := errs.orNil(); err != nil {
+		return Event{}, err
+	}
+	return Event{
+		ID:            id,
+		Source:        e.Source(),
+		Type:          e.Type(),
+		Time:          Truncate(t),
+		Subject:       e.Subject(),
+		CorrelationID: ext[ExtCorrelationID],
+		Category:      ext[ExtCategory],
+		Action:        ext[ExtAction],
+		Outcome:       ext[ExtOutcome],
+		ActorType:     ext[ExtActorType],
+		ActorID:       ext[ExtActorID],
+		TraceParent:   ext[ExtTraceParent],
+		Data:          data,
+	}, nil
+}
+
+// checkText rejects what a PostgreSQL text column cannot hold.
+func checkText(errs *ValidationError, field, s string) {
+	if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		errs.add(field, "must be valid UTF-8 without NUL characters")
+	}
+}
+
+// extensions reads the audit extensions, which must be strings when present.
+func extensions(e cloudevents.Event, errs *ValidationError) map[string]string {
+	out := make(map[string]string, 7)
+	all := e.Extensions()
+	for _, name := range []string{ExtCorrelationID, ExtCategory, ExtAction, ExtOutcome, ExtActorType, ExtActorID, ExtTraceParent} {
+		v, ok := all[name]
+		if !ok {
+			continue
+		}
+		s, isString := v.(string)
+		if !isString || len(s) > 1024 {
+			errs.add(name, "must be a string of at most 1024 characters")
+			continue
+		}
+		checkText(errs, name, s)
+		out[name] = s
+	}
+	return out
+}

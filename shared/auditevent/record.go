@@ -1,0 +1,49 @@
+package auditevent
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Record is an event as stored: the event, the columns derived from it, when
+// the collector received it and its integrity columns.
+type Record struct {
+	Event
+	EventDate    time.Time // UTC midnight of Time
+	ResourceType string
+	ResourceID   string
+	Namespace    string
+	ClusterID    string
+	WorkflowID   string
+	ReceivedAt   time.Time
+	LedgerSeq    int64
+	LedgerPos    int32
+	Hash         []byte
+}
+
+// locator holds the payload fields that fill derived columns.
+type locator struct {
+	WorkflowID    string `json:"workflowId"`
+	SignalContext struct {
+		Cluster string `json:"cluster"`
+	} `json:"signalContext"`
+	WorkflowExecution struct {
+		Namespace string `json:"namespace"`
+	} `json:"workflowExecution"`
+}
+
+// NewRecord derives the stored columns of a validated event.
+func NewRecord(ev Event) Record {
+	var loc locator
+	_ = json.Unmarshal(ev.Data, &loc) // validated data; absent fields stay empty
+	t := ev.Time.UTC()
+	return Record{
+		Event:        ev,
+		EventDate:    time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC),
+		ResourceType: specs[ev.Type].resourceType,
+		ResourceID:   ev.Subject,
+		Namespace:    loc.WorkflowExecution.Namespace,
+		ClusterID:    loc.SignalContext.Cluster,
+		WorkflowID:   loc.WorkflowID,
+	}
+}

@@ -1,0 +1,153 @@
+package auditevent
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gowebpki/jcs"
+)
+
+// Limits of SPEC §6.
+const (
+	MaxEventBytes = 256 << 10
+	MaxJSONDepth  = 10
+)
+
+// FieldError names one invalid part of an event.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// ValidationError lists everything wrong with an event.
+type ValidationError struct {
+	Errors []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Errors))
+	for i, f := range e.Errors {
+		parts[i] = f.Field + ": " + f.Message
+	}
+	return "invalid event: " + strings.Join(parts, "; ")
+}
+
+func (e *ValidationError) add(field, format string, args ...any) {
+	e.Errors = append(e.Errors, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (e *ValidationError) orNil() error {
+	if len(e.Errors) == 0 {
+		return nil
+	}
+	return e
+}
+
+// checkData validates a payload against its type and returns its canonical
+// form. Field names in errors are prefixed with "data.".
+func checkData(eventType string, raw []byte, errs *ValidationError) json.RawMessage {
+	s, known := specs[eventType]
+	if !known {
+		return nil
+	}
+	if d := jsonDepth(raw); d > MaxJSONDepth {
+		errs.add("data", "JSON nesting depth %d exceeds %d", d, MaxJSONDepth)
+		return nil
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &top); err != nil || top == nil {
+		errs.add("data", "must be a JSON object")
+		return nil
+	}
+	for _, k := range s.required {
+		if _, ok := top[k]; !ok {
+			errs.add("data."+k, "is required for %s", eventType)
+		}
+	}
+	if err := s.decode(raw); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			errs.add("data."+te.Field, "must be %s, not %s", te.Type, te.Value)
+		} else {
+			errs.add("data", "%v", err)
+		}
+	}
+	if len(errs.Errors) > 0 {
+		return nil
+	}
+	canon, err := canonicalData(raw)
+	if err != nil {
+		errs.add("data", "%v", err)
+		return nil
+	}
+	return canon
+}
+
+func decodeAs[T any](raw []byte) error {
+	var v T
+	return json.Unmarshal(raw, &v)
+}
+
+// canonicalData is the RFC 8785 form of a payload, the form that is stored
+// and hashed. It rejects duplicate keys and NUL characters, which PostgreSQL's
+// jsonb cannot store faithfully.
+func canonicalData(raw []byte) (json.RawMessage, error) {
+	canon, err := jcs.Transform(raw)
+	if err != nil {
+		return nil, fmt.Errorf("not canonicalisable JSON: %v", err)
+	}
+	if hasNULEscape(canon) {
+		return nil, errors.New(`contains a NUL character (\u0000), which cannot be stored`)
+	}
+	return canon, nil
+}
+
+// hasNULEscape reports whether canonical JSON holds an escaped NUL, telling it
+// apart from a literal backslash followed by "u0000".
+func hasNULEscape(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(b[i:], []byte(`\u0000`))
+		if j < 0 {
+			return false
+		}
+		at := i + j
+		n := 0
+		for k := at - 1; k >= 0 && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return true
+		}
+		i = at + 1
+	}
+}
+
+// jsonDepth is the deepest nesting of objects and arrays in b, ignoring
+// brackets inside strings.
+func jsonDepth(b []byte) int {
+	depth, maxDepth, inString, escaped := 0, 0, false, false
+	for _, c := range b {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			maxDepth = max(maxDepth, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return maxDepth
+}

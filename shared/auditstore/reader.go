@@ -1,0 +1,47 @@
+package auditstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/gowebpki/jcs"
+	"github.com/jackc/pgx/v5"
+
+	"function/shared/auditevent"
+)
+
+// Querier is what reads need: a pool, a connection or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// ReadRecords selects stored records; tail is the SQL after
+// "FROM audit.audit_events" (WHERE, ORDER BY, LIMIT). event_data is returned
+// in canonical form, as it was hashed.
+func ReadRecords(ctx context.Context, q Querier, tail string, args ...any) ([]auditevent.Record, error) {
+	cols := strings.Join(Columns, ", ")
+	rows, err := q.Query(ctx, "SELECT "+cols+" FROM audit.audit_events "+tail, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []auditevent.Record
+	for rows.Next() {
+		var r auditevent.Record
+		var data []byte
+		if err := rows.Scan(&r.ID, &r.Time, &r.EventDate, &r.Type, &r.Category, &r.Action, &r.Outcome,
+			&r.Source, &r.Subject, &r.CorrelationID, &r.ActorType, &r.ActorID, &r.ResourceType, &r.ResourceID,
+			&r.Namespace, &r.ClusterID, &r.WorkflowID, &r.TraceParent, &data, &r.ReceivedAt,
+			&r.LedgerSeq, &r.LedgerPos, &r.Hash); err != nil {
+			return nil, err
+		}
+		// jsonb re-renders the stored text; canonicalise it back.
+		if r.Data, err = jcs.Transform(data); err != nil {
+			return nil, fmt.Errorf("event %s: event_data: %w", r.ID, err)
+		}
+		r.Time, r.ReceivedAt = r.Time.UTC(), r.ReceivedAt.UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
