@@ -1,0 +1,21 @@
+// Command auditfn runs one function as its own process, exactly as the func
+// scaffolding's main does: fhttp.Start(function.New()). AUDITFN_FUNCTION
+// picks the function and LISTEN_ADDRESS its address.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	fhttp "knative.dev/func-go/http"
+
+	"function"
+)
+
+func main() {
+	fhttp.SetLogLevel(fhttp.LogInfo)
+	if err := fhttp.Start(function.New()); err != nil {
+		fmt.Fprintln(os.Stderr, "auditfn:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,203 @@
+// Package collector is the audit sink function: it receives CloudEvents in
+// binary, structured and batch mode, validates them and answers 2xx only once
+// they are committed to PostgreSQL, exactly once per (source, id).
+package collector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"function/shared/auditevent"
+	"function/shared/auditstore"
+	"function/shared/config"
+	"function/shared/pgdb"
+	"function/shared/problem"
+)
+
+// MaxRequestBytes bounds one request body: a batch of events, each of which
+// is at most auditevent.MaxEventBytes.
+const MaxRequestBytes = 16 << 20
+
+// Tuning settings.
+const (
+	SettingMaxBatch = "AUDITFN_COLLECTOR_MAX_BATCH" // events per group commit, default 5000
+)
+
+// Function is the collector.
+type Function struct {
+	log      *slog.Logger
+	registry *prometheus.Registry
+	events   *prometheus.CounterVec
+	state    atomic.Pointer[running]
+}
+
+// running is what Start sets up and Stop tears down.
+type running struct {
+	pool   *pgxpool.Pool
+	writer *auditstore.Writer
+	cancel context.CancelFunc
+}
+
+// New returns the collector; Start connects it.
+func New() *Function {
+	f := &Function{
+		log:      slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", "collector"),
+		registry: prometheus.NewRegistry(),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfn_collector_events_total",
+			Help: "Audit events received, by result: stored, duplicate or rejected.",
+		}, []string{"result"}),
+	}
+	f.registry.MustRegister(f.events)
+	return f
+}
+
+// Registry holds the collector's metrics.
+func (f *Function) Registry() *prometheus.Registry { return f.registry }
+
+// Start connects to PostgreSQL and starts the group-commit writer.
+func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
+	c := config.Config(cfg)
+	dsn, err := c.Required(config.PGDSN)
+	if err != nil {
+		return err
+	}
+	maxBatch, err := c.Int(SettingMaxBatch, 5000)
+	if err != nil {
+		return err
+	}
+	pool, err := pgdb.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	w, err := auditstore.NewWriter(ctx, pool, auditstore.Options{MaxBatch: maxBatch, Logger: f.log})
+	if err != nil {
+		pool.Close()
+		return err
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	go w.MaintainPartitions(bg, time.Hour)
+	f.state.Store(&running{pool: pool, writer: w, cancel: cancel})
+	f.log.Info("collector ready")
+	return nil
+}
+
+// Stop finishes the writes in flight and closes the pool.
+func (f *Function) Stop(context.Context) error {
+	r := f.state.Swap(nil)
+	if r == nil {
+		return nil
+	}
+	r.cancel()
+	r.writer.Close()
+	r.pool.Close()
+	return nil
+}
+
+// Ready is true once Start has connected.
+func (f *Function) Ready(context.Context) (bool, error) { return f.state.Load() != nil, nil }
+
+// Alive is true while the process serves.
+func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
+
+// Handle receives CloudEvents on POST /.
+func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" {
+		problem.Write(w, http.StatusNotFound, "the collector receives CloudEvents on POST /")
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		problem.Write(w, http.StatusMethodNotAllowed, "the collector receives CloudEvents on POST /")
+		return
+	}
+	st := f.state.Load()
+	if st == nil {
+		problem.Write(w, http.StatusServiceUnavailable, "collector is starting")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
+	events, errs, status := f.decode(r)
+	if status != http.StatusOK {
+		f.events.WithLabelValues("rejected").Add(float64(max(len(events), 1)))
+		problem.Write(w, status, "no event of this request was stored", errs...)
+		return
+	}
+	res, err := st.writer.Write(r.Context(), events)
+	if err != nil {
+		f.log.Error("store events", "events", len(events), "err", err)
+		problem.Write(w, http.StatusServiceUnavailable, "events not stored, retry")
+		return
+	}
+	f.events.WithLabelValues("stored").Add(float64(res.Stored))
+	f.events.WithLabelValues("duplicate").Add(float64(res.Duplicates))
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]int{"stored": res.Stored, "duplicates": res.Duplicates})
+}
+
+// decode reads and validates every event of the request. Any problem fails
+// the whole request.
+func (f *Function) decode(r *http.Request) ([]auditevent.Event, []problem.FieldError, int) {
+	var (
+		raw   []cloudevents.Event
+		err   error
+		batch = cehttp.IsHTTPBatch(r.Header)
+	)
+	if batch {
+		raw, err = cehttp.NewEventsFromHTTPRequest(r)
+	} else {
+		var e *cloudevents.Event
+		if e, err = cehttp.NewEventFromHTTPRequest(r); err == nil {
+			raw = []cloudevents.Event{*e}
+		}
+	}
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, nil, http.StatusRequestEntityTooLarge
+		}
+		return nil, []problem.FieldError{{Field: "body", Message: "not a CloudEvent: " + err.Error()}}, http.StatusBadRequest
+	}
+	if len(raw) == 0 {
+		return nil, []problem.FieldError{{Field: "body", Message: "batch holds no events"}}, http.StatusBadRequest
+	}
+	now := time.Now()
+	events := make([]auditevent.Event, 0, len(raw))
+	var errs []problem.FieldError
+	for i, e := range raw {
+		ev, err := auditevent.FromCloudEvent(e, now)
+		var verr *auditevent.ValidationError
+		if errors.As(err, &verr) {
+			for _, fe := range verr.Errors {
+				errs = append(errs, problem.FieldError{Field: fieldName(batch, i, fe.Field), Message: fe.Message})
+			}
+			continue
+		}
+		events = append(events, ev)
+	}
+	if len(errs) > 0 {
+		return events, errs, http.StatusBadRequest
+	}
+	return events, nil, http.StatusOK
+}
+
+// fieldName prefixes a field with its event's index in a batch.
+func fieldName(batch bool, i int, field string) string {
+	if !batch {
+		return field
+	}
+	return fmt.Sprintf("events[%d].%s", i, strings.TrimPrefix(field, "."))
+}
