@@ -1,12 +1,15 @@
 package auditevent
 
 import (
+	"context"
+	"net/http"
 	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
 )
 
@@ -157,4 +160,17 @@ func extensions(e cloudevents.Event, errs *ValidationError) map[string]string {
 		out[name] = s
 	}
 	return out
+}
+
+// HTTPRequest is a POST of events to url: binary mode for one event, batch
+// mode (application/cloudevents-batch+json) for more.
+func HTTPRequest(ctx context.Context, url string, events []Event) (*http.Request, error) {
+	if len(events) == 1 {
+		return cehttp.NewHTTPRequestFromEvent(ctx, url, ToCloudEvent(events[0]))
+	}
+	ces := make([]cloudevents.Event, len(events))
+	for i, ev := range events {
+		ces[i] = ToCloudEvent(ev)
+	}
+	return cehttp.NewHTTPRequestFromEvents(ctx, url, ces)
 }

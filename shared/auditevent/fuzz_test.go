@@ -38,4 +38,3 @@ func FuzzFromCloudEvent(f *testing.F) {
 		_ = auditevent.NewRecord(ev)
 	})
 }
-

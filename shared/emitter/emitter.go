@@ -16,8 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
@@ -293,19 +291,7 @@ func (e *Emitter) sendRetrying(events []auditevent.Event) (int, error) {
 
 // send makes one HTTP request: binary mode for one event, batch mode for more.
 func (e *Emitter) send(events []auditevent.Event) (int, error) {
-	var (
-		req *http.Request
-		err error
-	)
-	if len(events) == 1 {
-		req, err = cehttp.NewHTTPRequestFromEvent(e.sendCtx, e.opts.Sink, auditevent.ToCloudEvent(events[0]))
-	} else {
-		ces := make([]cloudevents.Event, len(events))
-		for i, ev := range events {
-			ces[i] = auditevent.ToCloudEvent(ev)
-		}
-		req, err = cehttp.NewHTTPRequestFromEvents(e.sendCtx, e.opts.Sink, ces)
-	}
+	req, err := auditevent.HTTPRequest(e.sendCtx, e.opts.Sink, events)
 	if err != nil {
 		return 0, err
 	}
