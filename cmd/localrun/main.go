@@ -1,0 +1,171 @@
+// Command localrun is `make run`: it starts every function as its own OS
+// process (the cmd/auditfn binary, one AUDITFN_FUNCTION each, exactly what a
+// Knative Service runs) against the local stack, and a router on
+// 127.0.0.1:8080 that routes paths to functions by the shared route table,
+// as infra/'s HTTP route does. It stays in the foreground; Ctrl-C stops all.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"function"
+	"function/shared/problem"
+	"function/shared/routes"
+)
+
+const (
+	routerAddr = "127.0.0.1:8080"
+	firstPort  = 8081
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(log); err != nil {
+		log.Error("localrun", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env, err := readEnv(filepath.Join(".local", "stack.env"))
+	if err != nil {
+		return fmt.Errorf("%w (run `make up` first)", err)
+	}
+	bin := filepath.Join(".local", "bin", "auditfn")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/auditfn").CombinedOutput(); err != nil {
+		return fmt.Errorf("build cmd/auditfn: %v\n%s", err, out)
+	}
+
+	// The collector first: every other function's K_SINK points at it.
+	names := function.Names()
+	addrs := map[string]string{}
+	for i, n := range names {
+		addrs[n] = fmt.Sprintf("127.0.0.1:%d", firstPort+i)
+	}
+	env = append(env, "K_SINK=http://"+addrs["collector"])
+	var procs []*exec.Cmd
+	defer func() {
+		for _, p := range procs {
+			_ = p.Process.Signal(syscall.SIGTERM)
+		}
+		for _, p := range procs {
+			_ = p.Wait()
+		}
+	}()
+	for _, n := range names {
+		cmd := exec.Command(bin)
+		cmd.Env = append(append(os.Environ(), env...), "AUDITFN_FUNCTION="+n, "LISTEN_ADDRESS="+addrs[n])
+		cmd.Stdout, cmd.Stderr = prefixed(n), prefixed(n)
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start %s: %w", n, err)
+		}
+		procs = append(procs, cmd)
+		if err := waitReady(ctx, addrs[n]); err != nil {
+			return fmt.Errorf("%s: %w", n, err)
+		}
+	}
+
+	srv := &http.Server{Addr: routerAddr, Handler: router(addrs), ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	fmt.Printf("\nauditfn is running.\n  router:    http://%s  (discovery, /api/v1/audit/*, /mutate-workflowexecution)\n", routerAddr)
+	for _, n := range names {
+		fmt.Printf("  %-10s http://%s  (/health/readiness, /metrics)\n", n+":", addrs[n])
+	}
+	fmt.Printf("  collector is the CloudEvents sink (K_SINK) of the other functions; in a cluster only the Broker talks to it.\nCtrl-C stops everything.\n\n")
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+// router proxies each path to the function the route table names.
+func router(addrs map[string]string) http.Handler {
+	proxies := map[string]http.Handler{}
+	for n, a := range addrs {
+		proxies[n] = httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: a})
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fn := routes.Lookup(r.URL.Path)
+		p, ok := proxies[fn]
+		switch {
+		case fn == "":
+			problem.Write(w, http.StatusNotFound, "no function serves "+r.URL.Path)
+		case !ok:
+			problem.Write(w, http.StatusNotImplemented, "function "+fn+" is not built yet")
+		default:
+			p.ServeHTTP(w, r)
+		}
+	})
+}
+
+func waitReady(ctx context.Context, addr string) error {
+	c := http.Client{Timeout: time.Second}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		resp, err := c.Get("http://" + addr + "/health/readiness")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return errors.New("not ready after 30s")
+}
+
+func readEnv(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var env []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if line := strings.TrimSpace(sc.Text()); strings.Contains(line, "=") {
+			env = append(env, line)
+		}
+	}
+	return env, sc.Err()
+}
+
+// prefixed writes a process's output line by line, tagged with its name.
+func prefixed(name string) *os.File {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return os.Stderr
+	}
+	go func() {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			fmt.Fprintf(os.Stderr, "[%s] %s\n", name, sc.Text())
+		}
+	}()
+	return w
+}
