@@ -32,6 +32,7 @@ test: lint $(LOCALSTACK)
 
 ## bench: benchmarks and load generators, printing figures
 bench: up
+	$(GO) test -run '^$$' -bench . -benchmem ./shared/emitter/ ./functions/collector/
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/...
 
 ## fuzz: run each fuzzer for FUZZTIME (default 30s)
@@ -40,6 +41,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzFromCloudEvent$$' -fuzztime $(FUZZTIME) ./shared/auditevent/
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonicalStringMatchesJCS$$' -fuzztime $(FUZZTIME) ./shared/integrity/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./functions/collector/
+	$(GO) test -run '^$$' -fuzz '^FuzzMatchesJCS$$' -fuzztime $(FUZZTIME) ./shared/canonjson/
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/gowebpki/jcs"
+	"function/shared/canonjson"
 )
 
 // Limits of SPEC §6.
@@ -53,17 +53,17 @@ func checkData(eventType string, raw []byte, errs *ValidationError) json.RawMess
 	if !known {
 		return nil
 	}
-	if d := jsonDepth(raw); d > MaxJSONDepth {
-		errs.add("data", "JSON nesting depth %d exceeds %d", d, MaxJSONDepth)
+	shape := scanJSON(raw)
+	if shape.depth > MaxJSONDepth {
+		errs.add("data", "JSON nesting depth %d exceeds %d", shape.depth, MaxJSONDepth)
 		return nil
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &top); err != nil || top == nil {
+	if !shape.object {
 		errs.add("data", "must be a JSON object")
 		return nil
 	}
 	for _, k := range s.required {
-		if _, ok := top[k]; !ok {
+		if !shape.keys[k] {
 			errs.add("data."+k, "is required for %s", eventType)
 		}
 	}
@@ -95,7 +95,7 @@ func decodeAs[T any](raw []byte) error {
 // and hashed. It rejects duplicate keys and NUL characters, which PostgreSQL's
 // jsonb cannot store faithfully.
 func canonicalData(raw []byte) (json.RawMessage, error) {
-	canon, err := jcs.Transform(raw)
+	canon, err := canonjson.Transform(raw)
 	if err != nil {
 		return nil, fmt.Errorf("not canonicalisable JSON: %v", err)
 	}
@@ -125,11 +125,19 @@ func hasNULEscape(b []byte) bool {
 	}
 }
 
-// jsonDepth is the deepest nesting of objects and arrays in b, ignoring
-// brackets inside strings.
-func jsonDepth(b []byte) int {
-	depth, maxDepth, inString, escaped := 0, 0, false, false
-	for _, c := range b {
+// shape is what one cheap pass over a JSON text tells: whether it is an
+// object, its nesting depth and its top-level keys. Syntax errors are left
+// to the decoders that run next.
+type shape struct {
+	object bool
+	depth  int
+	keys   map[string]bool
+}
+
+func scanJSON(b []byte) shape {
+	sh := shape{keys: map[string]bool{}}
+	depth, inString, escaped, start := 0, false, false, 0
+	for i, c := range b {
 		switch {
 		case inString:
 			switch {
@@ -139,15 +147,42 @@ func jsonDepth(b []byte) int {
 				escaped = true
 			case c == '"':
 				inString = false
+				if depth == 1 && nextNonSpace(b, i+1) == ':' {
+					sh.keys[unquote(b[start:i+1])] = true
+				}
 			}
 		case c == '"':
-			inString = true
+			inString, start = true, i
 		case c == '{' || c == '[':
+			if depth == 0 && c == '{' {
+				sh.object = true
+			}
 			depth++
-			maxDepth = max(maxDepth, depth)
+			sh.depth = max(sh.depth, depth)
 		case c == '}' || c == ']':
 			depth--
 		}
 	}
-	return maxDepth
+	return sh
+}
+
+func nextNonSpace(b []byte, i int) byte {
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+		default:
+			return b[i]
+		}
+	}
+	return 0
+}
+
+// unquote decodes a JSON string literal, escapes included.
+func unquote(lit []byte) string {
+	if bytes.IndexByte(lit, '\\') < 0 {
+		return string(lit[1 : len(lit)-1])
+	}
+	var s string
+	_ = json.Unmarshal(lit, &s)
+	return s
 }

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/gowebpki/jcs"
 	"github.com/jackc/pgx/v5"
 
 	"function/shared/auditevent"
+	"function/shared/canonjson"
 )
 
 // Querier is what reads need: a pool, a connection or a transaction.
@@ -37,7 +37,7 @@ func ReadRecords(ctx context.Context, q Querier, tail string, args ...any) ([]au
 			return nil, err
 		}
 		// jsonb re-renders the stored text; canonicalise it back.
-		if r.Data, err = jcs.Transform(data); err != nil {
+		if r.Data, err = canonjson.Transform(data); err != nil {
 			return nil, fmt.Errorf("event %s: event_data: %w", r.ID, err)
 		}
 		r.Time, r.ReceivedAt = r.Time.UTC(), r.ReceivedAt.UTC()

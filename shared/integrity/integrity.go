@@ -9,9 +9,9 @@ import (
 	"encoding/hex"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"function/shared/auditevent"
+	"function/shared/canonjson"
 )
 
 // HashSize is the size of every hash in the chain.
@@ -27,7 +27,7 @@ const TimeLayout = "2006-01-02T15:04:05.000000Z"
 // EventCanonical is the RFC 8785 (JCS) encoding of the object holding every
 // stored column of r except the integrity columns. r.Data must already be
 // canonical JSON, as the collector stores it (after a read from jsonb, pass it
-// through jcs.Transform first).
+// through canonjson.Transform first).
 func EventCanonical(r *auditevent.Record) []byte {
 	// Keys in JCS order (all ASCII, so byte order).
 	fields := [...]struct{ key, value string }{
@@ -58,12 +58,12 @@ func EventCanonical(r *auditevent.Record) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, f.key)
+		b = canonjson.AppendString(b, f.key)
 		b = append(b, ':')
 		if f.key == "data" {
 			b = append(b, r.Data...)
 		} else {
-			b = appendString(b, f.value)
+			b = canonjson.AppendString(b, f.value)
 		}
 	}
 	return append(b, '}')
@@ -97,13 +97,13 @@ func EventsDigest(eventHashes [][]byte) []byte {
 // BatchCanonical is the JCS encoding of a batch's chained fields.
 func BatchCanonical(b *Batch) []byte {
 	out := []byte(`{"committedAt":`)
-	out = appendString(out, b.CommittedAt.UTC().Format(TimeLayout))
+	out = canonjson.AppendString(out, b.CommittedAt.UTC().Format(TimeLayout))
 	out = append(out, `,"eventCount":`...)
 	out = strconv.AppendInt(out, int64(b.EventCount), 10)
 	out = append(out, `,"eventsDigest":`...)
-	out = appendString(out, hex.EncodeToString(b.EventsDigest))
+	out = canonjson.AppendString(out, hex.EncodeToString(b.EventsDigest))
 	out = append(out, `,"prevHash":`...)
-	out = appendString(out, hex.EncodeToString(b.PrevHash))
+	out = canonjson.AppendString(out, hex.EncodeToString(b.PrevHash))
 	out = append(out, `,"seq":`...)
 	out = strconv.AppendInt(out, b.Seq, 10)
 	return append(out, '}')
@@ -113,43 +113,4 @@ func BatchCanonical(b *Batch) []byte {
 func Seal(b *Batch) {
 	h := sha256.Sum256(BatchCanonical(b))
 	b.Hash = h[:]
-}
-
-// appendString writes s as an RFC 8785 JSON string: only '"', '\\' and
-// control characters are escaped, the latter in their short form where JSON
-// has one and as lower-case \u00xx otherwise.
-func appendString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			b = utf8.AppendRune(b, r)
-			i += size
-			continue
-		}
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\b':
-			b = append(b, '\\', 'b')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\f':
-			b = append(b, '\\', 'f')
-		case '\r':
-			b = append(b, '\\', 'r')
-		default:
-			if c < 0x20 {
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			} else {
-				b = append(b, c)
-			}
-		}
-		i++
-	}
-	return append(b, '"')
 }

@@ -40,10 +40,13 @@ func BenchmarkIngest(b *testing.B) {
 		url := "http://" + addr
 
 		// Warm up connections and partitions.
-		loadgen.Run(ctx, loadgen.Options{URL: url, Senders: 8, Requests: 20})
+		_, err := loadgen.Run(ctx, loadgen.Options{URL: url, Senders: 8, Requests: 20})
+		require.NoError(b, err)
 
-		single := loadgen.Run(ctx, loadgen.Options{URL: url, Senders: singleSenders, Requests: singleRequests})
-		batch := loadgen.Run(ctx, loadgen.Options{URL: url, Senders: batchSenders, Requests: batchRequests, BatchSize: batchSize})
+		single, err := loadgen.Run(ctx, loadgen.Options{URL: url, Senders: singleSenders, Requests: singleRequests})
+		require.NoError(b, err)
+		batch, err := loadgen.Run(ctx, loadgen.Options{URL: url, Senders: batchSenders, Requests: batchRequests, BatchSize: batchSize})
+		require.NoError(b, err)
 		raw := rawCopy(b, db, batchSenders, batchRequests, batchSize)
 
 		b.ReportMetric(single.Rate(), "single_events/s")

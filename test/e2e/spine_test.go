@@ -119,11 +119,15 @@ func TestCollectorCrashLosesAndDuplicatesNothing(t *testing.T) {
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		singles = loadgen.Run(ctx, loadgen.Options{URL: url, Senders: 16, Requests: 150})
+		var err error
+		singles, err = loadgen.Run(ctx, loadgen.Options{URL: url, Senders: 16, Requests: 150})
+		assert.NoError(t, err)
 	}()
 	go func() {
 		defer wg.Done()
-		batches = loadgen.Run(ctx, loadgen.Options{URL: url, Senders: 4, Requests: 40, BatchSize: 25})
+		var err error
+		batches, err = loadgen.Run(ctx, loadgen.Options{URL: url, Senders: 4, Requests: 40, BatchSize: 25})
+		assert.NoError(t, err)
 	}()
 	var emitted []uuid.UUID
 	go func() {

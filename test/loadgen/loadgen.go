@@ -4,6 +4,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -67,11 +68,48 @@ func Batch(n int, seq *int) []auditevent.Event {
 	return out
 }
 
+// request is one pre-encoded POST and the events it carries.
+type request struct {
+	header http.Header
+	body   []byte
+	ids    []uuid.UUID
+}
+
+// prepare encodes every request of a sender before the clock starts, so the
+// run measures the collector, not event generation.
+func prepare(o Options, sender int) ([]request, error) {
+	seq := sender * 1_000_000
+	out := make([]request, o.Requests)
+	for i := range out {
+		events := Batch(o.BatchSize, &seq)
+		req, err := auditevent.HTTPRequest(context.Background(), o.URL, events)
+		if err != nil {
+			return nil, err
+		}
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = request{header: req.Header, body: body, ids: make([]uuid.UUID, len(events))}
+		for j, ev := range events {
+			out[i].ids[j] = ev.ID
+		}
+	}
+	return out, nil
+}
+
 // Run sends until every sender's requests are acknowledged or ctx ends.
-func Run(ctx context.Context, o Options) Report {
+func Run(ctx context.Context, o Options) (Report, error) {
 	o.Senders, o.Requests, o.BatchSize = max(o.Senders, 1), max(o.Requests, 1), max(o.BatchSize, 1)
 	if o.Retry <= 0 {
 		o.Retry = 50 * time.Millisecond
+	}
+	work := make([][]request, o.Senders)
+	for s := range work {
+		var err error
+		if work[s], err = prepare(o, s); err != nil {
+			return Report{}, err
+		}
 	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.Senders}}
 	var (
@@ -80,21 +118,17 @@ func Run(ctx context.Context, o Options) Report {
 		wg     sync.WaitGroup
 	)
 	start := time.Now()
-	for s := range o.Senders {
+	for _, reqs := range work {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			seq := s * 1_000_000
-			for range o.Requests {
-				events := Batch(o.BatchSize, &seq)
-				lat, attempts, ok := sendUntilAcked(ctx, client, o, events)
+			for _, r := range reqs {
+				lat, attempts, ok := sendUntilAcked(ctx, client, o, r)
 				mu.Lock()
 				report.Attempts += attempts
 				if ok {
 					report.Latencies = append(report.Latencies, lat)
-					for _, ev := range events {
-						report.Acked = append(report.Acked, ev.ID)
-					}
+					report.Acked = append(report.Acked, r.ids...)
 				}
 				mu.Unlock()
 				if !ok {
@@ -105,13 +139,13 @@ func Run(ctx context.Context, o Options) Report {
 	}
 	wg.Wait()
 	report.Elapsed = time.Since(start)
-	return report
+	return report, nil
 }
 
-func sendUntilAcked(ctx context.Context, client *http.Client, o Options, events []auditevent.Event) (time.Duration, int, bool) {
+func sendUntilAcked(ctx context.Context, client *http.Client, o Options, r request) (time.Duration, int, bool) {
 	for attempts := 1; ; attempts++ {
 		t0 := time.Now()
-		if status, err := send(ctx, client, o.URL, events); err == nil && status < 300 {
+		if status, err := send(ctx, client, o.URL, r); err == nil && status < 300 {
 			return time.Since(t0), attempts, true
 		}
 		select {
@@ -122,11 +156,12 @@ func sendUntilAcked(ctx context.Context, client *http.Client, o Options, events 
 	}
 }
 
-func send(ctx context.Context, client *http.Client, url string, events []auditevent.Event) (int, error) {
-	req, err := auditevent.HTTPRequest(ctx, url, events)
+func send(ctx context.Context, client *http.Client, url string, r request) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(r.body))
 	if err != nil {
 		return 0, err
 	}
+	req.Header = r.header.Clone()
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
