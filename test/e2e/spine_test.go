@@ -199,3 +199,25 @@ func TestRedeliveryAcrossRestartIsStoredOnce(t *testing.T) {
 	assert.Equal(t, int64(len(events)), db.Count(t, "audit.audit_events WHERE correlation_id = 'rr-restart'"))
 	assertChainIntact(t, db)
 }
+
+// Two collector replicas on one database keep one strictly ordered chain.
+func TestTwoCollectorReplicasKeepOneChain(t *testing.T) {
+	db := testenv.NewDB(t)
+	a, b := collector(t, db, procs.FreeAddr(t)), collector(t, db, procs.FreeAddr(t))
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	reports := make([]loadgen.Report, 2)
+	for i, c := range []*procs.Proc{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			reports[i], err = loadgen.Run(ctx, loadgen.Options{URL: c.URL(), Senders: 8, Requests: 100, BatchSize: 3})
+			assert.NoError(t, err)
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int64(reports[0].Events()+reports[1].Events()), db.Count(t, "audit.audit_events"))
+	assert.Greater(t, db.Count(t, "audit.ledger"), int64(10), "both replicas appended batches")
+	assertChainIntact(t, db)
+}
