@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	fhttp "knative.dev/func-go/http"
 
+	"function/functions/blockclear"
 	"function/functions/collector"
 	"function/shared/config"
 	"function/shared/problem"
@@ -40,7 +41,8 @@ type Instance interface {
 
 // Functions maps each AUDITFN_FUNCTION value to its constructor.
 var Functions = map[string]func() Instance{
-	"collector": func() Instance { return collector.New() },
+	"blockclear": func() Instance { return blockclear.New() },
+	"collector":  func() Instance { return collector.New() },
 }
 
 // Names lists the functions in Functions, sorted.

@@ -1,0 +1,137 @@
+package blockclear
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"function/shared/auditevent"
+)
+
+// MinReasonLength is the shortest clear reason accepted.
+const MinReasonLength = 10
+
+// decision is the webhook's answer to one AdmissionRequest: allowed or not,
+// the JSON patch to apply, and the audit event to emit when a block was
+// cleared.
+type decision struct {
+	allowed bool
+	message string
+	code    int32
+	patch   []patchOp
+	event   *auditevent.Event
+}
+
+type patchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value,omitempty"`
+}
+
+func deny(code int32, format string, args ...any) decision {
+	return decision{code: code, message: fmt.Sprintf(format, args...)}
+}
+
+var allow = decision{allowed: true}
+
+// admit applies the BR-WE-013 rules to an UPDATE of a WorkflowExecution (or
+// its status). Identity comes only from req.UserInfo, as the API server
+// verified it; the clearance time from clock.
+func admit(req *admissionv1.AdmissionRequest, clock *stamps, now time.Time) decision {
+	if req.Kind.Kind != "WorkflowExecution" || req.Operation != admissionv1.Update {
+		return allow
+	}
+	var obj, old WorkflowExecution
+	if err := json.Unmarshal(req.Object.Raw, &obj); err != nil {
+		return deny(http.StatusBadRequest, "request.object is not a WorkflowExecution: %v", err)
+	}
+	if err := json.Unmarshal(req.OldObject.Raw, &old); err != nil {
+		return deny(http.StatusBadRequest, "request.oldObject is not a WorkflowExecution: %v", err)
+	}
+	if v, ok := obj.Annotations[LegacyAnnotation]; ok && v != old.Annotations[LegacyAnnotation] {
+		return deny(http.StatusForbidden, "the %s annotation is not accepted: it cannot prove who cleared the block. "+
+			"Set status.blockClearance.clearReason instead: kubectl patch workflowexecution %s -n %s --subresource=status "+
+			"--type=merge -p '{\"status\":{\"blockClearance\":{\"clearReason\":\"<why it is safe to run again>\"}}}'",
+			LegacyAnnotation, obj.Name, obj.Namespace)
+	}
+	prev, next := old.Status.BlockClearance, obj.Status.BlockClearance
+	switch {
+	case prev != nil && prev.ClearedBy != "":
+		if !reflect.DeepEqual(prev, next) {
+			return deny(http.StatusForbidden, "the block was already cleared by %s at %s; a clearance cannot be changed or removed",
+				prev.ClearedBy, prev.ClearedAt.UTC().Format(time.RFC3339))
+		}
+		return allow
+	case next == nil || reflect.DeepEqual(next, &BlockClearance{}):
+		return allow // the update does not touch blockClearance
+	}
+
+	user := req.UserInfo
+	if user.Username == "" {
+		return deny(http.StatusForbidden, "the API server supplied no user identity; a block can only be cleared by an authenticated user")
+	}
+	if old.Status.Phase != PhaseFailed {
+		return deny(http.StatusForbidden, "only a Failed WorkflowExecution can have its block cleared (phase is %q)", old.Status.Phase)
+	}
+	reason := strings.TrimSpace(next.ClearReason)
+	if len([]rune(reason)) < MinReasonLength {
+		return deny(http.StatusBadRequest, "status.blockClearance.clearReason must say why it is safe to run again (at least %d characters)", MinReasonLength)
+	}
+	method := next.ClearMethod
+	switch method {
+	case "":
+		method = MethodStatusField
+	case MethodStatusField, MethodAnnotation, MethodAPIEndpoint:
+	default:
+		return deny(http.StatusBadRequest, "status.blockClearance.clearMethod must be one of %s, %s, %s", MethodStatusField, MethodAnnotation, MethodAPIEndpoint)
+	}
+
+	if obj.UID == "" {
+		return deny(http.StatusBadRequest, "request.object has no metadata.uid")
+	}
+	// Whatever the request said about who and when is replaced by what the
+	// API server verified and by our clock.
+	cleared := &BlockClearance{
+		ClearedAt:       metav1.NewTime(clock.at(string(obj.UID), user.Username, reason, now)),
+		ClearedBy:       user.Username,
+		ClearedByUID:    user.UID,
+		ClearedByGroups: append([]string{}, user.Groups...),
+		ClearReason:     reason,
+		ClearMethod:     method,
+	}
+	obj.Status.BlockClearance = cleared
+	d := decision{allowed: true, patch: []patchOp{{Op: "add", Path: "/status/blockClearance", Value: cleared}}}
+	if req.DryRun == nil || !*req.DryRun {
+		ev, err := auditEvent(&obj)
+		if err != nil {
+			return deny(http.StatusInternalServerError, "audit event: %v", err)
+		}
+		d.event = &ev
+	}
+	return d
+}
+
+// respond turns a decision into the AdmissionReview answer.
+func respond(uid types.UID, d decision) *admissionv1.AdmissionReview {
+	resp := &admissionv1.AdmissionResponse{UID: uid, Allowed: d.allowed}
+	if !d.allowed {
+		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: d.code, Message: d.message,
+			Reason: metav1.StatusReason(http.StatusText(int(d.code)))}
+	}
+	if len(d.patch) > 0 {
+		patch, _ := json.Marshal(d.patch) // plain structs: cannot fail
+		pt := admissionv1.PatchTypeJSONPatch
+		resp.Patch, resp.PatchType = patch, &pt
+	}
+	return &admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Response: resp,
+	}
+}

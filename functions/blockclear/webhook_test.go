@@ -1,0 +1,213 @@
+package blockclear
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	admissionv1 "k8s.io/api/admission/v1"
+	authnv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"function/shared/auditevent"
+)
+
+var now = time.Date(2026, 11, 23, 14, 5, 6, 789000000, time.UTC)
+
+// failedWFE is a realistic blocked WorkflowExecution.
+func failedWFE() WorkflowExecution {
+	return WorkflowExecution{
+		TypeMeta: metav1.TypeMeta{APIVersion: "kubernaut.ai/v1alpha1", Kind: "WorkflowExecution"},
+		ObjectMeta: metav1.ObjectMeta{Name: "wfe-payments-api-7f9c", Namespace: "payments",
+			UID: "3c1e0d8a-2b4f-4a6e-9c7d-1e2f3a4b5c6d", ResourceVersion: "48121"},
+		Spec: Spec{
+			WorkflowRef:           WorkflowRef{WorkflowID: "6f1c2a4e-5b7d-5e8f-9a0b-1c2d3e4f5a6b", Version: "1.2.0"},
+			TargetResource:        "payments/Deployment/api",
+			RemediationRequestRef: &ObjectRef{Name: "rr-payments-oom-20261123", Namespace: "kubernaut"},
+		},
+		Status: Status{Phase: PhaseFailed, FailureDetails: &FailureDetails{
+			Reason: "TaskFailed", Message: "step scale-up exited 1", WasExecutionFailure: true,
+			FailedAt: metav1.NewTime(time.Date(2026, 11, 23, 13, 0, 0, 0, time.UTC))}},
+	}
+}
+
+func raw(w WorkflowExecution) runtime.RawExtension {
+	b, _ := json.Marshal(w) // plain structs: cannot fail
+	return runtime.RawExtension{Raw: b}
+}
+
+func alice() authnv1.UserInfo {
+	return authnv1.UserInfo{Username: "alice@example.com", UID: "u-4242", Groups: []string{"sre", "system:authenticated"}}
+}
+
+func request(old, obj WorkflowExecution, user authnv1.UserInfo) *admissionv1.AdmissionRequest {
+	return &admissionv1.AdmissionRequest{
+		UID:         "a1b2c3d4-0000-4000-8000-000000000001",
+		Kind:        metav1.GroupVersionKind{Group: "kubernaut.ai", Version: "v1alpha1", Kind: "WorkflowExecution"},
+		Resource:    metav1.GroupVersionResource{Group: "kubernaut.ai", Version: "v1alpha1", Resource: "workflowexecutions"},
+		SubResource: "status",
+		Name:        obj.Name, Namespace: obj.Namespace,
+		Operation: admissionv1.Update,
+		UserInfo:  user,
+		Object:    raw(obj),
+		OldObject: raw(old),
+	}
+}
+
+func withClearance(bc BlockClearance) WorkflowExecution {
+	w := failedWFE()
+	w.Status.BlockClearance = &bc
+	return w
+}
+
+func TestAClearanceIsRecordedWithTheVerifiedIdentity(t *testing.T) {
+	// The request forges who and when; the webhook replaces both.
+	obj := withClearance(BlockClearance{ClearReason: "  root cause fixed in PR 1234  ", ClearedBy: "mallory",
+		ClearedAt: metav1.NewTime(now.Add(-24 * time.Hour))})
+	d := admit(request(failedWFE(), obj, alice()), newStamps(time.Minute), now)
+	require.True(t, d.allowed, d.message)
+	require.Len(t, d.patch, 1)
+	assert.Equal(t, "add", d.patch[0].Op)
+	assert.Equal(t, "/status/blockClearance", d.patch[0].Path)
+	bc := d.patch[0].Value.(*BlockClearance)
+	assert.Equal(t, "alice@example.com", bc.ClearedBy)
+	assert.Equal(t, "u-4242", bc.ClearedByUID)
+	assert.Equal(t, []string{"sre", "system:authenticated"}, bc.ClearedByGroups)
+	assert.Equal(t, now.Truncate(time.Second), bc.ClearedAt.Time)
+	assert.Equal(t, "root cause fixed in PR 1234", bc.ClearReason)
+	assert.Equal(t, MethodStatusField, bc.ClearMethod)
+
+	require.NotNil(t, d.event)
+	ev := d.event
+	assert.Equal(t, auditevent.TypeBlockCleared, ev.Type)
+	assert.Equal(t, EventID("3c1e0d8a-2b4f-4a6e-9c7d-1e2f3a4b5c6d", now.Truncate(time.Second)), ev.ID)
+	assert.Equal(t, "user", ev.ActorType)
+	assert.Equal(t, "alice@example.com", ev.ActorID)
+	assert.Equal(t, "rr-payments-oom-20261123", ev.CorrelationID)
+	assert.Equal(t, "payments/wfe-payments-api-7f9c", ev.Subject)
+	var p auditevent.BlockCleared
+	require.NoError(t, json.Unmarshal(ev.Data, &p))
+	assert.Equal(t, "TaskFailed", p.PreviousFailure.Reason)
+	assert.Equal(t, "payments/Deployment/api", p.TargetResource)
+	assert.Equal(t, "6f1c2a4e-5b7d-5e8f-9a0b-1c2d3e4f5a6b", p.WorkflowID)
+	assert.NotContains(t, string(ev.Data), "mallory")
+}
+
+func TestARetriedAdmissionCallGetsTheSameClearance(t *testing.T) {
+	clock := newStamps(time.Minute)
+	obj := withClearance(BlockClearance{ClearReason: "root cause fixed in PR 1234"})
+	first := admit(request(failedWFE(), obj, alice()), clock, now)
+	again := admit(request(failedWFE(), obj, alice()), clock, now.Add(3*time.Second))
+	assert.Equal(t, first.event.ID, again.event.ID)
+	assert.Equal(t, first.patch, again.patch)
+}
+
+func TestDecisions(t *testing.T) {
+	cleared := BlockClearance{ClearedBy: "alice@example.com", ClearedAt: metav1.NewTime(now.Add(-time.Hour).Truncate(time.Second)),
+		ClearReason: "root cause fixed in PR 1234", ClearMethod: MethodStatusField}
+	running := failedWFE()
+	running.Status.Phase = "Running"
+	runningClear := withClearance(BlockClearance{ClearReason: "root cause fixed in PR 1234"})
+	runningClear.Status.Phase = "Running"
+	annotated := failedWFE()
+	annotated.Annotations = map[string]string{LegacyAnnotation: "admin@kubernaut.ai: trust me"}
+	conditions := failedWFE()
+	conditions.Status.FailureDetails.Message = "updated by the controller"
+	rewritten := cleared
+	rewritten.ClearedBy = "mallory"
+	noUID := withClearance(BlockClearance{ClearReason: "root cause fixed in PR 1234"})
+	noUID.UID = ""
+
+	cases := []struct {
+		name     string
+		old, obj WorkflowExecution
+		user     authnv1.UserInfo
+		allowed  bool
+		code     int32
+		message  string
+	}{
+		{"status update not touching the clearance", failedWFE(), conditions, alice(), true, 0, ""},
+		{"unchanged existing clearance", withClearance(cleared), withClearance(cleared), alice(), true, 0, ""},
+		{"no verified user", failedWFE(), withClearance(BlockClearance{ClearReason: "root cause fixed in PR 1234"}), authnv1.UserInfo{}, false, 403, "no user identity"},
+		{"empty reason", failedWFE(), withClearance(BlockClearance{ClearMethod: MethodStatusField}), alice(), false, 400, "clearReason"},
+		{"short reason", failedWFE(), withClearance(BlockClearance{ClearReason: " fixed   "}), alice(), false, 400, "at least 10"},
+		{"not failed", running, runningClear, alice(), false, 403, `phase is "Running"`},
+		{"unknown method", failedWFE(), withClearance(BlockClearance{ClearReason: "root cause fixed in PR 1234", ClearMethod: "Telepathy"}), alice(), false, 400, "clearMethod"},
+		{"overwrite by another user", withClearance(cleared), withClearance(rewritten), alice(), false, 403, "already cleared by alice@example.com"},
+		{"removal of a clearance", withClearance(cleared), failedWFE(), alice(), false, 403, "cannot be changed or removed"},
+		{"legacy annotation", failedWFE(), annotated, alice(), false, 403, "--subresource=status"},
+		{"object without uid", failedWFE(), noUID, alice(), false, 400, "metadata.uid"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := admit(request(c.old, c.obj, c.user), newStamps(time.Minute), now)
+			assert.Equal(t, c.allowed, d.allowed, d.message)
+			assert.Equal(t, c.code, d.code)
+			assert.Contains(t, d.message, c.message)
+			assert.Nil(t, d.event, "no audit event without a new clearance")
+			assert.Nil(t, d.patch)
+		})
+	}
+}
+
+func TestDryRunEmitsNothing(t *testing.T) {
+	req := request(failedWFE(), withClearance(BlockClearance{ClearReason: "root cause fixed in PR 1234"}), alice())
+	dry := true
+	req.DryRun = &dry
+	d := admit(req, newStamps(time.Minute), now)
+	assert.True(t, d.allowed)
+	assert.NotEmpty(t, d.patch)
+	assert.Nil(t, d.event)
+}
+
+// The HTTP endpoint answers every body with an AdmissionReview, never a panic.
+func TestMalformedReviewsGetAnAdmissionReviewBack(t *testing.T) {
+	f := New()
+	for _, body := range []string{"", "not json", `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`,
+		`{"request":{"uid":"x","kind":{"kind":"WorkflowExecution"},"operation":"UPDATE","object":{"spec":7},"oldObject":{}}}`} {
+		rec := httptest.NewRecorder()
+		f.Handle(rec, httptest.NewRequest(http.MethodPost, WebhookPath, bytes.NewBufferString(body)))
+		require.Equal(t, http.StatusOK, rec.Code, body)
+		var out admissionv1.AdmissionReview
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &out), body)
+		require.NotNil(t, out.Response, body)
+		assert.False(t, out.Response.Allowed, body)
+		assert.Equal(t, int32(400), out.Response.Result.Code, body)
+	}
+}
+
+// FuzzReview feeds arbitrary bodies to the webhook: it must always answer an
+// AdmissionReview and never allow with a patch unless a user is named.
+func FuzzReview(f *testing.F) {
+	review := admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: request(failedWFE(), withClearance(BlockClearance{ClearReason: "root cause fixed in PR 1234"}), alice())}
+	seed, _ := json.Marshal(review)
+	f.Add(seed)
+	f.Add([]byte(`{"request":{"operation":"UPDATE","kind":{"kind":"WorkflowExecution"}}}`))
+	sink := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer sink.Close()
+	fn := New()
+	require.NoError(f, fn.Start(f.Context(), map[string]string{"K_SINK": sink.URL}))
+	defer fn.Stop(f.Context())
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rec := httptest.NewRecorder()
+		fn.review(rec, httptest.NewRequest(http.MethodPost, WebhookPath, bytes.NewReader(body)))
+		var out admissionv1.AdmissionReview
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil {
+			t.Fatalf("no AdmissionReview answered: %q", rec.Body.String())
+		}
+		if len(out.Response.Patch) > 0 {
+			var in admissionv1.AdmissionReview
+			_ = json.Unmarshal(body, &in)
+			if in.Request == nil || in.Request.UserInfo.Username == "" {
+				t.Fatal("patched a clearance without a verified user")
+			}
+		}
+	})
+}
