@@ -4,7 +4,7 @@ GO        ?= go
 LOCALSTACK = .local/bin/localstack
 PKG_TIMEOUT ?= 15m
 
-.PHONY: up down run test bench fuzz lint build
+.PHONY: up down run test bench fuzz lint build catalog
 
 build:
 	$(GO) build ./...
@@ -20,8 +20,13 @@ up: $(LOCALSTACK)
 down: $(LOCALSTACK)
 	$(LOCALSTACK) down
 
+## catalog: load infra/catalog (or CATALOG=dir) into the local database
+CATALOG ?= infra/catalog
+catalog: up
+	AUDITFN_PG_ADMIN_DSN=$$(sed -n 's/^AUDITFN_PG_ADMIN_DSN=//p' .local/stack.env) $(GO) run ./cmd/catalogload $(CATALOG)
+
 ## run: the whole system locally, in the foreground (Ctrl-C stops it)
-run: up
+run: catalog
 	$(GO) run ./cmd/localrun
 
 ## test: lint, then every test against a real PostgreSQL and MinIO it starts and stops

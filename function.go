@@ -19,8 +19,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	fhttp "knative.dev/func-go/http"
 
+	"function/functions/actions"
 	"function/functions/blockclear"
 	"function/functions/collector"
+	"function/functions/validate"
+	"function/functions/workflow"
+	"function/functions/workflows"
 	"function/shared/config"
 	"function/shared/problem"
 )
@@ -41,6 +45,10 @@ type Instance interface {
 
 // Functions maps each AUDITFN_FUNCTION value to its constructor.
 var Functions = map[string]func() Instance{
+	"actions":    func() Instance { return actions.New() },
+	"workflows":  func() Instance { return workflows.New() },
+	"workflow":   func() Instance { return workflow.New() },
+	"validate":   func() Instance { return validate.New() },
 	"blockclear": func() Instance { return blockclear.New() },
 	"collector":  func() Instance { return collector.New() },
 }

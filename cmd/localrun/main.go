@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -23,7 +21,6 @@ import (
 	"time"
 
 	"function"
-	"function/shared/problem"
 	"function/shared/routes"
 )
 
@@ -81,7 +78,7 @@ func run(log *slog.Logger) error {
 		}
 	}
 
-	srv := &http.Server{Addr: routerAddr, Handler: router(addrs), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: routerAddr, Handler: routes.Proxy(addrs), ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	fmt.Printf("\nauditfn is running.\n  router:    http://%s  (discovery, /api/v1/audit/*, /mutate-workflowexecution)\n", routerAddr)
@@ -97,26 +94,6 @@ func run(log *slog.Logger) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)
-}
-
-// router proxies each path to the function the route table names.
-func router(addrs map[string]string) http.Handler {
-	proxies := map[string]http.Handler{}
-	for n, a := range addrs {
-		proxies[n] = httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: a})
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fn := routes.Lookup(r.URL.Path)
-		p, ok := proxies[fn]
-		switch {
-		case fn == "":
-			problem.Write(w, http.StatusNotFound, "no function serves "+r.URL.Path)
-		case !ok:
-			problem.Write(w, http.StatusNotImplemented, "function "+fn+" is not built yet")
-		default:
-			p.ServeHTTP(w, r)
-		}
-	})
 }
 
 func waitReady(ctx context.Context, addr string) error {

@@ -49,17 +49,17 @@ func (p ActionsListed) Correlation() string { return p.RemediationID }
 // ListedWorkflow is one ranked workflow in a step-2 event; FinalScore is
 // audit-only and never answered to the caller.
 type ListedWorkflow struct {
-	WorkflowID   string         `json:"workflowId"`
-	WorkflowName string         `json:"workflowName"`
-	Version      string         `json:"version"`
-	Title        string         `json:"title"`
-	Description  string         `json:"description"`
-	Labels       map[string]any `json:"labels"`
-	Owner        string         `json:"owner"`
-	Maintainer   string         `json:"maintainer"`
-	ContentHash  string         `json:"contentHash"`
-	Rank         int            `json:"rank"`
-	FinalScore   float64        `json:"finalScore"`
+	WorkflowID   string  `json:"workflowId"`
+	WorkflowName string  `json:"workflowName"`
+	Version      string  `json:"version"`
+	Title        string  `json:"title"`
+	Description  any     `json:"description"`
+	Labels       any     `json:"labels"`
+	Owner        string  `json:"owner"`
+	Maintainer   string  `json:"maintainer"`
+	ContentHash  string  `json:"contentHash"`
+	Rank         int     `json:"rank"`
+	FinalScore   float64 `json:"finalScore"`
 }
 
 // WorkflowsListed is the payload of workflow.catalog.workflows_listed (step 2).

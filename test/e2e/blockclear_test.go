@@ -39,7 +39,9 @@ func reviewBody(clearance string) []byte {
  "oldObject":` + sprintf(wfe, "") + `}}`)
 }
 
-func sprintf(format, arg string) string { return string(bytes.Replace([]byte(format), []byte("%s"), []byte(arg), 1)) }
+func sprintf(format, arg string) string {
+	return string(bytes.Replace([]byte(format), []byte("%s"), []byte(arg), 1))
+}
 
 func duplicates(t *testing.T, col *procs.Proc) int {
 	resp, err := http.Get(col.URL() + "/metrics")

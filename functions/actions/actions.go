@@ -1,0 +1,66 @@
+// Package actions is discovery step 1: GET /api/v1/workflows/actions lists
+// the action types that have at least one active workflow matching the
+// signal context.
+package actions
+
+import (
+	"net/http"
+	"time"
+
+	"function/shared/auditevent"
+	"function/shared/catalog"
+	"function/shared/discovery"
+	"function/shared/problem"
+)
+
+// Path is the one path this function serves.
+const Path = "/api/v1/workflows/actions"
+
+// Function is step 1.
+type Function struct{ *discovery.Base }
+
+// New returns the function; Start connects it.
+func New() *Function { return &Function{discovery.NewBase("actions")} }
+
+type response struct {
+	ActionTypes []catalog.ActionSummary `json:"actionTypes"`
+	Pagination  auditevent.Pagination   `json:"pagination"`
+}
+
+// Handle answers step 1 and emits workflow.catalog.actions_listed.
+func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	switch {
+	case r.URL.Path != Path:
+		problem.Write(w, http.StatusNotFound, "this function serves GET "+Path)
+		return
+	case r.Method != http.MethodGet:
+		w.Header().Set("Allow", http.MethodGet)
+		problem.Write(w, http.StatusMethodNotAllowed, "this function serves GET "+Path)
+		return
+	}
+	c := f.Catalog()
+	if c == nil {
+		discovery.Starting(w)
+		return
+	}
+	req, errs := discovery.Parse(r.URL.Query(), discovery.ListStep)
+	if len(errs) > 0 {
+		problem.Write(w, http.StatusBadRequest, "invalid query parameters", errs...)
+		f.Observe(http.StatusBadRequest, start)
+		return
+	}
+	page, total := c.ListActions(req.Filter, req.Offset, req.Limit)
+	pagination := discovery.Pagination(req.Offset, req.Limit, total)
+	names := make([]string, len(page))
+	for i, a := range page {
+		names[i] = a.ActionType
+	}
+	elapsed := discovery.Since(start)
+	discovery.WriteJSON(w, http.StatusOK, response{ActionTypes: page, Pagination: pagination})
+	f.Audit(r, auditevent.ActionsListed{
+		RemediationID: req.RemediationID, SignalContext: req.SignalContext(), ResultCount: len(page),
+		ActionTypes: names, Pagination: pagination, QueryDurationMs: elapsed,
+	})
+	f.Observe(http.StatusOK, start)
+}

@@ -1,0 +1,73 @@
+// Package workflow is discovery step 3: GET /api/v1/workflows/{workflow_id}
+// returns one workflow in full, behind the security gate: when the caller
+// gives a signal context, the workflow must pass the same hard filters as in
+// steps 1 and 2, or the answer is the same 404 as for an unknown id.
+package workflow
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"function/shared/auditevent"
+	"function/shared/discovery"
+	"function/shared/problem"
+)
+
+// Prefix is the path prefix this function serves; the workflow id follows.
+const Prefix = "/api/v1/workflows/"
+
+// Function is step 3.
+type Function struct{ *discovery.Base }
+
+// New returns the function; Start connects it.
+func New() *Function { return &Function{discovery.NewBase("workflow")} }
+
+// Handle answers step 3 and emits workflow.catalog.workflow_retrieved.
+func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rawID, ok := strings.CutPrefix(r.URL.Path, Prefix)
+	switch {
+	case !ok || strings.Contains(rawID, "/"):
+		problem.Write(w, http.StatusNotFound, "this function serves GET "+Prefix+"{workflow_id}")
+		return
+	case r.Method != http.MethodGet:
+		w.Header().Set("Allow", http.MethodGet)
+		problem.Write(w, http.StatusMethodNotAllowed, "this function serves GET "+Prefix+"{workflow_id}")
+		return
+	}
+	c := f.Catalog()
+	if c == nil {
+		discovery.Starting(w)
+		return
+	}
+	req, errs := discovery.Parse(r.URL.Query(), discovery.GetStep)
+	id, idErr := discovery.ParseWorkflowID(rawID)
+	if idErr != nil {
+		errs = append(errs, *idErr)
+	}
+	if len(errs) > 0 {
+		problem.Write(w, http.StatusBadRequest, "invalid request", errs...)
+		f.Observe(http.StatusBadRequest, start)
+		return
+	}
+	wf, gate := discovery.Gate(c, id, req)
+	event := auditevent.WorkflowRetrieved{
+		RemediationID: req.RemediationID, WorkflowID: id.String(), SignalContext: req.SignalContext(),
+		SecurityGateResult: gate,
+	}
+	status := http.StatusNotFound
+	if gate == auditevent.GatePass {
+		status = http.StatusOK
+		event.WorkflowName, event.ActionType, event.Version = wf.WorkflowName, wf.ActionType, wf.Version
+		event.ContentHash, event.ParameterCount = wf.ContentHash, discovery.CountParameters(wf)
+	}
+	event.QueryDurationMs = discovery.Since(start)
+	if status == http.StatusOK {
+		discovery.WriteJSON(w, status, wf)
+	} else {
+		discovery.NotFound(w)
+	}
+	f.Audit(r, event)
+	f.Observe(status, start)
+}

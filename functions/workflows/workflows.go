@@ -1,0 +1,105 @@
+// Package workflows is discovery step 2: GET
+// /api/v1/workflows/actions/{action_type} lists the active workflows of an
+// action type that match the signal context, best first. Scores are audited,
+// never answered.
+package workflows
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"function/shared/auditevent"
+	"function/shared/catalog"
+	"function/shared/discovery"
+	"function/shared/problem"
+)
+
+// Prefix is the path prefix this function serves; the action type follows.
+const Prefix = "/api/v1/workflows/actions/"
+
+// Function is step 2.
+type Function struct{ *discovery.Base }
+
+// New returns the function; Start connects it.
+func New() *Function { return &Function{discovery.NewBase("workflows")} }
+
+// listed is one workflow as answered to HAPI: no score.
+type listed struct {
+	WorkflowID      string              `json:"workflowId"`
+	WorkflowName    string              `json:"workflowName"`
+	Name            string              `json:"name"`
+	Description     catalog.Description `json:"description"`
+	Version         string              `json:"version"`
+	ExecutionEngine string              `json:"executionEngine"`
+}
+
+type response struct {
+	ActionType string                `json:"actionType"`
+	Workflows  []listed              `json:"workflows"`
+	Pagination auditevent.Pagination `json:"pagination"`
+}
+
+// Handle answers step 2 and emits workflow.catalog.workflows_listed.
+func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	actionType, ok := strings.CutPrefix(r.URL.Path, Prefix)
+	switch {
+	case !ok || strings.Contains(actionType, "/"):
+		problem.Write(w, http.StatusNotFound, "this function serves GET "+Prefix+"{action_type}")
+		return
+	case r.Method != http.MethodGet:
+		w.Header().Set("Allow", http.MethodGet)
+		problem.Write(w, http.StatusMethodNotAllowed, "this function serves GET "+Prefix+"{action_type}")
+		return
+	}
+	c := f.Catalog()
+	if c == nil {
+		discovery.Starting(w)
+		return
+	}
+	req, errs := discovery.Parse(r.URL.Query(), discovery.ListStep)
+	if actionType == "" || len(actionType) > 253 {
+		errs = append(errs, problem.FieldError{Field: "action_type", Message: "must be 1..253 characters"})
+	}
+	if len(errs) > 0 {
+		problem.Write(w, http.StatusBadRequest, "invalid request", errs...)
+		f.Observe(http.StatusBadRequest, start)
+		return
+	}
+	page, total := c.ListWorkflows(actionType, req.Filter, req.Offset, req.Limit)
+	pagination := discovery.Pagination(req.Offset, req.Limit, total)
+	out := make([]listed, len(page))
+	audited := make([]auditevent.ListedWorkflow, len(page))
+	for i, rw := range page {
+		wf := rw.Workflow
+		out[i] = listed{WorkflowID: wf.WorkflowID.String(), WorkflowName: wf.WorkflowName, Name: wf.Name,
+			Description: wf.Description, Version: wf.Version, ExecutionEngine: wf.ExecutionEngine}
+		audited[i] = auditevent.ListedWorkflow{WorkflowID: wf.WorkflowID.String(), WorkflowName: wf.WorkflowName,
+			Version: wf.Version, Title: wf.Name, Description: wf.Description, Labels: labels(wf),
+			Owner: wf.Owner, Maintainer: wf.Maintainer, ContentHash: wf.ContentHash, Rank: rw.Rank, FinalScore: rw.Score}
+	}
+	elapsed := discovery.Since(start)
+	discovery.WriteJSON(w, http.StatusOK, response{ActionType: actionType, Workflows: out, Pagination: pagination})
+	f.Audit(r, auditevent.WorkflowsListed{
+		RemediationID: req.RemediationID, SignalContext: req.SignalContext(), ActionType: actionType,
+		ResultCount: len(page), ActionTypes: []string{actionType}, Workflows: audited,
+		Pagination: pagination, QueryDurationMs: elapsed,
+	})
+	f.Observe(http.StatusOK, start)
+}
+
+// labels is every label of a workflow, for the audit record (BR-AUDIT-027).
+func labels(wf *catalog.Workflow) map[string]any {
+	all := map[string]any{}
+	b, _ := json.Marshal(wf.Labels)
+	_ = json.Unmarshal(b, &all)
+	if len(wf.CustomLabels) > 0 {
+		all["customLabels"] = wf.CustomLabels
+	}
+	if b, _ := json.Marshal(wf.DetectedLabels); string(b) != "{}" {
+		all["detectedLabels"] = json.RawMessage(b)
+	}
+	return all
+}

@@ -1,0 +1,188 @@
+package catalog
+
+import (
+	"slices"
+	"strings"
+)
+
+// Matching and scoring of SPEC §3.2 (Kubernaut DD-WORKFLOW-004). Choices
+// where the spec is silent are marked "Choice:" and listed in
+// docs/decisions.md, "Scoring choices".
+
+// Filter is the signal context of a discovery call. An empty string or a nil
+// pointer means "not given".
+type Filter struct {
+	Severity       string              `json:"severity"`
+	Component      string              `json:"component"`
+	Environment    string              `json:"environment"`
+	Priority       string              `json:"priority"`
+	Cluster        string              `json:"cluster"`
+	CustomLabels   map[string][]string `json:"customLabels"`
+	DetectedLabels DetectedLabels      `json:"detectedLabels"`
+}
+
+const wildcard = "*"
+
+// Matches reports whether w passes every hard filter of f. It is the filter
+// of steps 1 and 2 and the security gate of step 3.
+func Matches(w *Workflow, f Filter) bool {
+	return listMatches(w.Labels.Severity, f.Severity) &&
+		listMatches(w.Labels.Component, f.Component) &&
+		listMatches(w.Labels.Environment, f.Environment) &&
+		listMatches(w.Labels.Cluster, f.Cluster) &&
+		valueMatches(w.Labels.Priority, f.Priority) &&
+		detectedMatches(&w.DetectedLabels, &f.DetectedLabels)
+}
+
+// listMatches: an empty filter matches anything; otherwise the list must hold
+// the value or "*", so an empty list matches no given value.
+func listMatches(list []string, want string) bool {
+	return want == "" || slices.ContainsFunc(list, func(have string) bool { return valueMatches(have, want) })
+}
+
+// valueMatches compares one workflow value with one filter value,
+// case-insensitively. Choice: "*" in the filter (where its enum allows it)
+// matches any value the workflow has, as "*" in the workflow matches any
+// filter value.
+func valueMatches(have, want string) bool {
+	return want == "" || have != "" && (have == wildcard || want == wildcard || strings.EqualFold(have, want))
+}
+
+// detectedMatches: boolean detected labels never exclude; a string one
+// excludes only when both sides are set, neither is "*", and they differ.
+func detectedMatches(w, f *DetectedLabels) bool {
+	for _, l := range stringLabels {
+		if have, want := l.get(w), l.get(f); have != "" && !valueMatches(have, want) {
+			return false
+		}
+	}
+	return true
+}
+
+// Weights are in thousandths so that scores are sums of integers: equal
+// matches give bit-identical scores, and ties break on workflowId as the spec
+// says rather than on floating-point noise.
+const (
+	baseScore         = 5000 // 5.0
+	fullScore         = 10000
+	customExact       = 150 // per (key, value) pair
+	customWildcard    = 75  // per key
+	gitOpsPenalty     = 100 // filter gitOpsManaged, workflow not
+	gitOpsToolPenalty = 100 // filter names a tool, workflow has neither it nor "*"
+)
+
+// boolLabels are the boosted boolean detected labels; resourceQuotaConstrained
+// carries no weight and is absent.
+var boolLabels = []struct {
+	get    func(*DetectedLabels) *bool
+	weight int
+}{
+	{func(d *DetectedLabels) *bool { return d.GitOpsManaged }, 100},
+	{func(d *DetectedLabels) *bool { return d.PDBProtected }, 50},
+	{func(d *DetectedLabels) *bool { return d.NetworkIsolated }, 30},
+	{func(d *DetectedLabels) *bool { return d.HelmManaged }, 20},
+	{func(d *DetectedLabels) *bool { return d.Stateful }, 20},
+	{func(d *DetectedLabels) *bool { return d.HPAEnabled }, 20},
+	{func(d *DetectedLabels) *bool { return d.VirtualMachine }, 80},
+	{func(d *DetectedLabels) *bool { return d.LiveMigratable }, 40},
+	{func(d *DetectedLabels) *bool { return d.CDIManaged }, 30},
+}
+
+type stringLabel struct {
+	get    func(*DetectedLabels) string
+	weight int
+	known  []string
+}
+
+var stringLabels = []stringLabel{
+	{func(d *DetectedLabels) string { return d.GitOpsTool }, 100, []string{"argocd", "flux"}},
+	{func(d *DetectedLabels) string { return d.ServiceMesh }, 50, []string{"istio", "linkerd"}},
+	{func(d *DetectedLabels) string { return d.StorageBackend }, 50, []string{"odf-ceph", "lvms", "local"}},
+}
+
+// Score is min((5.0 + detectedBoost + customBoost − penalty) / 10, 1.0). It
+// assumes Matches(w, f).
+func Score(w *Workflow, f Filter) float64 {
+	s := baseScore +
+		detectedBoost(&w.DetectedLabels, &f.DetectedLabels) +
+		customBoost(w.CustomLabels, f.CustomLabels) -
+		penalty(&w.DetectedLabels, &f.DetectedLabels)
+	return float64(min(s, fullScore)) / fullScore
+}
+
+func detectedBoost(w, f *DetectedLabels) int {
+	b := 0
+	for _, l := range boolLabels {
+		if isTrue(l.get(w)) && isTrue(l.get(f)) {
+			b += l.weight
+		}
+	}
+	for _, l := range stringLabels {
+		b += l.boost(l.get(w), l.get(f))
+	}
+	return b
+}
+
+// boost: full weight on an exact match, half when either side is "*" (both
+// "*" included), 0 when a side is unset or a concrete value is outside the
+// field's known values. Choice: values compare case-insensitively, as the
+// hard filters do.
+func (l stringLabel) boost(have, want string) int {
+	if have == "" || want == "" {
+		return 0
+	}
+	for _, v := range [...]string{have, want} {
+		if v != wildcard && !containsFold(l.known, v) {
+			return 0
+		}
+	}
+	switch {
+	case have == wildcard || want == wildcard:
+		return l.weight / 2
+	case strings.EqualFold(have, want):
+		return l.weight
+	}
+	return 0
+}
+
+func penalty(w, f *DetectedLabels) int {
+	p := 0
+	if isTrue(f.GitOpsManaged) && !isTrue(w.GitOpsManaged) {
+		p += gitOpsPenalty
+	}
+	// Choice: any tool named counts, known to the weights or not.
+	if tool := f.GitOpsTool; tool != "" && tool != wildcard &&
+		w.GitOpsTool != wildcard && !strings.EqualFold(w.GitOpsTool, tool) {
+		p += gitOpsToolPenalty
+	}
+	return p
+}
+
+// customBoost adds, per filter key, customExact for each distinct value the
+// workflow lists exactly (case-sensitive) or, choice: when none does and the
+// workflow lists "*" for the key, customWildcard once, so a wildcard never
+// outscores nor adds to an exact match. A "*" in the filter is no value.
+func customBoost(have, want map[string][]string) int {
+	b := 0
+	for key, values := range want {
+		list := have[key]
+		if len(list) == 0 {
+			continue
+		}
+		exact := 0
+		for i, v := range values {
+			if v != wildcard && !slices.Contains(values[:i], v) && slices.Contains(list, v) {
+				exact++
+			}
+		}
+		switch {
+		case exact > 0:
+			b += exact * customExact
+		case slices.Contains(list, wildcard):
+			b += customWildcard
+		}
+	}
+	return b
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }

@@ -1,0 +1,112 @@
+// Package catalogstore keeps the workflow catalog in PostgreSQL (schema
+// catalog) and serves functions an in-memory snapshot of it, swapped
+// atomically when the loader signals a change: never a query per request.
+package catalogstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"function/shared/catalog"
+)
+
+// Channel is the NOTIFY channel the catalog tables signal changes on.
+const Channel = "auditfn_catalog"
+
+// Querier is a pool, connection or transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// Load builds a snapshot from the catalog tables.
+func Load(ctx context.Context, q Querier) (*catalog.Catalog, error) {
+	actionTypes, err := collect[catalog.ActionType](ctx, q, `SELECT document FROM catalog.action_types ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("read action types: %w", err)
+	}
+	workflows, err := collect[catalog.Workflow](ctx, q, `SELECT document FROM catalog.workflows ORDER BY workflow_name, version`)
+	if err != nil {
+		return nil, fmt.Errorf("read workflows: %w", err)
+	}
+	c, err := catalog.New(actionTypes, workflows)
+	if err != nil {
+		return nil, fmt.Errorf("catalog in the database is invalid: %w", err)
+	}
+	return c, nil
+}
+
+func collect[T any](ctx context.Context, q Querier, sql string) ([]T, error) {
+	rows, err := q.Query(ctx, sql)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) {
+		var doc []byte
+		var v T
+		if err := r.Scan(&doc); err != nil {
+			return v, err
+		}
+		return v, json.Unmarshal(doc, &v)
+	})
+}
+
+// ErrVersionChanged is returned when a loaded document changes the content of
+// a workflow version already in the catalog: published versions are
+// immutable, a change needs a new version.
+var ErrVersionChanged = errors.New("workflow version already loaded with different content; bump its version")
+
+// Save loads a catalog's action types and workflows into the tables in one
+// transaction: action types are upserted by name; workflow versions are
+// inserted, or have their status updated when the same content is already
+// there. The whole resulting catalog is validated before commit, and the
+// change is signalled to every function's snapshot.
+func Save(ctx context.Context, conn *pgx.Conn, c *catalog.Catalog) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	for _, a := range c.ActionTypes() {
+		doc, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO catalog.action_types (name, document) VALUES ($1, $2)
+			ON CONFLICT (name) DO UPDATE SET document = EXCLUDED.document, loaded_at = now()
+			WHERE catalog.action_types.document IS DISTINCT FROM EXCLUDED.document`, a.Name, doc); err != nil {
+			return fmt.Errorf("action type %s: %w", a.Name, err)
+		}
+	}
+	for _, w := range c.Workflows() {
+		doc, err := json.Marshal(w)
+		if err != nil {
+			return err
+		}
+		var id [16]byte
+		err = tx.QueryRow(ctx, `SELECT workflow_id FROM catalog.workflows WHERE workflow_name = $1 AND version = $2`,
+			w.WorkflowName, w.Version).Scan(&id)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return err
+		case id != w.WorkflowID:
+			return fmt.Errorf("%s %s: %w", w.WorkflowName, w.Version, ErrVersionChanged)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO catalog.workflows
+			(workflow_id, workflow_name, version, action_type, status, content_hash, document)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (workflow_id) DO UPDATE SET status = EXCLUDED.status, document = EXCLUDED.document, loaded_at = now()
+			WHERE catalog.workflows.status IS DISTINCT FROM EXCLUDED.status`,
+			w.WorkflowID, w.WorkflowName, w.Version, w.ActionType, string(w.Status), w.ContentHash, doc); err != nil {
+			return fmt.Errorf("workflow %s %s: %w", w.WorkflowName, w.Version, err)
+		}
+	}
+	if _, err := Load(ctx, tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}

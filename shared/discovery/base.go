@@ -1,0 +1,175 @@
+package discovery
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"os"
+	"regexp"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"function/shared/auditevent"
+	"function/shared/catalog"
+	"function/shared/catalogstore"
+	"function/shared/config"
+	"function/shared/emitter"
+	"function/shared/pgdb"
+	"function/shared/problem"
+)
+
+// Caller is the actor recorded on discovery events: the HolmesGPT API
+// service, the only caller of discovery (BR-AUDIT-022). Callers are not
+// authenticated per request here; the cluster's network policy admits only
+// HAPI.
+var Caller = auditevent.Actor{Type: "service", ID: "holmesgpt-api"}
+
+// Base is the lifecycle every discovery function shares: a PostgreSQL pool,
+// the catalog snapshot kept current from it, the audit emitter and metrics.
+// A function embeds it and adds Handle.
+type Base struct {
+	name     string
+	log      *slog.Logger
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration prometheus.Histogram
+	state    atomic.Pointer[running]
+}
+
+type running struct {
+	pool    *pgxpool.Pool
+	catalog *catalogstore.Snapshots
+	emitter *emitter.Emitter
+}
+
+// NewBase prepares the shared parts of function name.
+func NewBase(name string) *Base {
+	b := &Base{
+		name:     name,
+		log:      slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", name),
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfn_discovery_requests_total", Help: "Discovery requests by HTTP status.",
+		}, []string{"code"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "auditfn_discovery_duration_seconds", Help: "Time to answer a discovery request.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
+		}),
+	}
+	b.registry.MustRegister(b.requests, b.duration)
+	return b
+}
+
+// Registry holds the function's metrics.
+func (b *Base) Registry() *prometheus.Registry { return b.registry }
+
+// Start connects to PostgreSQL, loads the first catalog snapshot and starts
+// the emitter.
+func (b *Base) Start(ctx context.Context, cfg map[string]string) error {
+	c := config.Config(cfg)
+	dsn, err := c.Required(config.PGDSN)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Required(config.Sink); err != nil {
+		return err
+	}
+	pool, err := pgdb.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	snaps, err := catalogstore.Watch(ctx, pool, b.log)
+	if err != nil {
+		pool.Close()
+		return err
+	}
+	em, err := emitter.FromConfig(c, b.registry, b.log)
+	if err != nil {
+		snaps.Close()
+		pool.Close()
+		return err
+	}
+	b.state.Store(&running{pool: pool, catalog: snaps, emitter: em})
+	return nil
+}
+
+// Stop flushes buffered audit events, then disconnects.
+func (b *Base) Stop(ctx context.Context) error {
+	r := b.state.Swap(nil)
+	if r == nil {
+		return nil
+	}
+	err := r.emitter.Close(ctx)
+	r.catalog.Close()
+	r.pool.Close()
+	return err
+}
+
+// Ready is true once the first catalog snapshot is loaded.
+func (b *Base) Ready(context.Context) (bool, error) { return b.state.Load() != nil, nil }
+
+// Alive is true while the process serves.
+func (b *Base) Alive(context.Context) (bool, error) { return true, nil }
+
+// Catalog is the current snapshot, or nil before Start has finished.
+func (b *Base) Catalog() *catalog.Catalog {
+	if r := b.state.Load(); r != nil {
+		return r.catalog.Current()
+	}
+	return nil
+}
+
+var traceParentRE = regexp.MustCompile(`^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$`)
+
+// Audit emits the event of an answered request; it never blocks or fails
+// the request.
+func (b *Base) Audit(r *http.Request, p auditevent.Payload) {
+	ev, err := auditevent.New(b.name, p, Caller, time.Now())
+	if err != nil {
+		b.log.Error("build audit event", "type", p.EventType(), "err", err)
+		return
+	}
+	if tp := r.Header.Get("traceparent"); traceParentRE.MatchString(tp) {
+		ev.TraceParent = tp
+	}
+	if st := b.state.Load(); st != nil {
+		st.emitter.Emit(ev)
+	}
+}
+
+// Observe records a request's answer in the metrics.
+func (b *Base) Observe(status int, start time.Time) {
+	b.requests.WithLabelValues(http.StatusText(status)).Inc()
+	b.duration.Observe(time.Since(start).Seconds())
+}
+
+// Since is milliseconds elapsed, for queryDurationMs.
+func Since(start time.Time) float64 { return float64(time.Since(start).Microseconds()) / 1000 }
+
+// WriteJSON answers status with v as JSON.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// NotFound is the one 404 of steps 3 and validate, byte for byte the same for
+// an unknown id and a workflow the security gate refuses: it must not tell
+// whether the workflow exists.
+func NotFound(w http.ResponseWriter) {
+	problem.Write(w, http.StatusNotFound, "no such workflow")
+}
+
+// Starting answers requests that arrive before Start has finished.
+func Starting(w http.ResponseWriter) {
+	problem.Write(w, http.StatusServiceUnavailable, "function is starting")
+}
+
+// Pagination is the answered pagination block.
+func Pagination(offset, limit, total int) auditevent.Pagination {
+	return auditevent.Pagination{Offset: offset, Limit: limit, TotalCount: total, HasMore: offset+limit < total}
+}
