@@ -47,6 +47,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonicalStringMatchesJCS$$' -fuzztime $(FUZZTIME) ./shared/integrity/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./functions/collector/
 	$(GO) test -run '^$$' -fuzz '^FuzzMatchesJCS$$' -fuzztime $(FUZZTIME) ./shared/canonjson/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./shared/discovery/
+	$(GO) test -run '^$$' -fuzz '^FuzzReview$$' -fuzztime $(FUZZTIME) ./functions/blockclear/
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
