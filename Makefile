@@ -49,6 +49,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzMatchesJCS$$' -fuzztime $(FUZZTIME) ./shared/canonjson/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./shared/discovery/
 	$(GO) test -run '^$$' -fuzz '^FuzzReview$$' -fuzztime $(FUZZTIME) ./functions/blockclear/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseEvents$$' -fuzztime $(FUZZTIME) ./functions/query/
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

@@ -22,6 +22,7 @@ import (
 	"function/functions/actions"
 	"function/functions/blockclear"
 	"function/functions/collector"
+	"function/functions/query"
 	"function/functions/validate"
 	"function/functions/workflow"
 	"function/functions/workflows"
@@ -51,6 +52,7 @@ var Functions = map[string]func() Instance{
 	"validate":   func() Instance { return validate.New() },
 	"blockclear": func() Instance { return blockclear.New() },
 	"collector":  func() Instance { return collector.New() },
+	"query":      func() Instance { return query.New() },
 }
 
 // Names lists the functions in Functions, sorted.

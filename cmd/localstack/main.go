@@ -10,6 +10,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -87,18 +89,38 @@ func (s *stack) up(ctx context.Context) error {
 	if err := s.minio.up(ctx); err != nil {
 		return fmt.Errorf("minio: %w", err)
 	}
-	env := fmt.Sprintf(`AUDITFN_PG_DSN=%s
+	tokens, err := s.queryTokens()
+	if err != nil {
+		return err
+	}
+	env := fmt.Sprintf(`AUDITFN_QUERY_TOKENS_FILE=%s
+AUDITFN_PG_DSN=%s
 AUDITFN_PG_ADMIN_DSN=%s
 AUDITFN_S3_ENDPOINT=%s
 AUDITFN_S3_ACCESS_KEY=%s
 AUDITFN_S3_SECRET_KEY=%s
 AUDITFN_S3_BUCKET=%s
-`, s.pg.dsn(appRole, mainDB), s.pg.dsn(adminRole, mainDB), s.minio.endpoint(), minioUser, minioPassword, mainBucket)
+`, tokens, s.pg.dsn(appRole, mainDB), s.pg.dsn(adminRole, mainDB), s.minio.endpoint(), minioUser, minioPassword, mainBucket)
 	if err := os.WriteFile(s.envFile(), []byte(env), 0o644); err != nil {
 		return err
 	}
 	fmt.Print(env)
 	return nil
+}
+
+// queryTokens makes (once) the local bearer-token file of the query API,
+// with one random auditor token.
+func (s *stack) queryTokens() (string, error) {
+	path := filepath.Join(s.local, "query-tokens")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	line := fmt.Sprintf("# TOKEN NAME: bearer tokens of the local query API\n%s local-auditor\n", hex.EncodeToString(b))
+	return path, os.WriteFile(path, []byte(line), 0o600)
 }
 
 func (s *stack) down(ctx context.Context) error {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,12 +20,40 @@ type Finding struct {
 	Problem   string `json:"problem"`
 }
 
-// VerifyChain recomputes, over the hot table, every event hash, every batch
-// digest and every chain link, and reports each mismatch. It returns the
-// number of events checked.
+// Scope limits verification to the ledger batches holding a day's events
+// (or committed that day) or a correlation id's events; the zero Scope is
+// the whole hot store.
+type Scope struct {
+	Date          time.Time
+	CorrelationID string
+}
+
+// VerifyChain checks the whole hot store.
 func VerifyChain(ctx context.Context, pool *pgxpool.Pool) ([]Finding, int, error) {
-	rows, err := pool.Query(ctx, `SELECT seq, prev_hash, event_count, events_digest, committed_at, batch_hash
-		FROM audit.ledger ORDER BY seq`)
+	return Verify(ctx, pool, Scope{})
+}
+
+// Verify recomputes, for the batches in scope, every event hash, batch
+// digest and chain link (to the predecessor of each batch), and reports each
+// mismatch. It returns the number of events checked.
+func Verify(ctx context.Context, pool *pgxpool.Pool, s Scope) ([]Finding, int, error) {
+	seqs, err := scopeBatches(ctx, pool, s)
+	if err != nil {
+		return nil, 0, err
+	}
+	ledgerSQL := `SELECT seq, prev_hash, event_count, events_digest, committed_at, batch_hash FROM audit.ledger`
+	recordsTail := "ORDER BY ledger_seq, ledger_pos"
+	var args []any
+	if seqs != nil {
+		withPrev := slices.Clone(seqs)
+		for _, q := range seqs {
+			withPrev = append(withPrev, q-1)
+		}
+		ledgerSQL += ` WHERE seq = ANY($1)`
+		recordsTail = "WHERE ledger_seq = ANY($1) " + recordsTail
+		args = []any{withPrev}
+	}
+	rows, err := pool.Query(ctx, ledgerSQL+` ORDER BY seq`, args...)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -35,14 +65,19 @@ func VerifyChain(ctx context.Context, pool *pgxpool.Pool) ([]Finding, int, error
 	if err != nil {
 		return nil, 0, err
 	}
-	recs, err := ReadRecords(ctx, pool, "ORDER BY ledger_seq, ledger_pos")
+	if seqs != nil {
+		args = []any{seqs}
+	}
+	recs, err := ReadRecords(ctx, pool, recordsTail, args...)
 	if err != nil {
 		return nil, 0, err
 	}
+
 	var findings []Finding
 	report := func(seq int64, id, format string, args ...any) {
 		findings = append(findings, Finding{LedgerSeq: seq, EventID: id, Problem: fmt.Sprintf(format, args...)})
 	}
+	inScope := func(seq int64) bool { return seqs == nil || slices.Contains(seqs, seq) }
 	prev := integrity.Batch{Hash: integrity.Genesis}
 	i := 0
 	for _, b := range batches {
@@ -50,11 +85,17 @@ func VerifyChain(ctx context.Context, pool *pgxpool.Pool) ([]Finding, int, error
 		for ; i < len(recs) && recs[i].LedgerSeq < b.Seq; i++ {
 			report(recs[i].LedgerSeq, recs[i].ID.String(), "event belongs to no ledger batch")
 		}
-		if b.Seq != prev.Seq+1 {
-			report(b.Seq, "", "ledger gap: batches %d..%d missing", prev.Seq+1, b.Seq-1)
+		if !inScope(b.Seq) {
+			prev = b // only loaded as a predecessor
+			continue
 		}
-		if !bytes.Equal(b.PrevHash, prev.Hash) {
-			report(b.Seq, "", "prev_hash does not match the hash of batch %d", prev.Seq)
+		switch {
+		case b.Seq == prev.Seq+1:
+			if !bytes.Equal(b.PrevHash, prev.Hash) {
+				report(b.Seq, "", "prev_hash does not match the hash of batch %d", prev.Seq)
+			}
+		case seqs == nil || b.Seq > 1:
+			report(b.Seq, "", "ledger gap: batch %d is missing", b.Seq-1)
 		}
 		sealed := b
 		integrity.Seal(&sealed)
@@ -84,4 +125,30 @@ func VerifyChain(ctx context.Context, pool *pgxpool.Pool) ([]Finding, int, error
 		report(recs[i].LedgerSeq, recs[i].ID.String(), "event belongs to no ledger batch")
 	}
 	return findings, len(recs), nil
+}
+
+// scopeBatches lists the ledger batches a scope covers; nil means all.
+func scopeBatches(ctx context.Context, pool *pgxpool.Pool, s Scope) ([]int64, error) {
+	var sql string
+	var arg any
+	switch {
+	case !s.Date.IsZero():
+		sql = `SELECT ledger_seq FROM audit.audit_events WHERE event_date = $1
+			UNION SELECT seq FROM audit.ledger WHERE committed_at >= $1 AND committed_at < $1::date + 1`
+		arg = utcDay(s.Date)
+	case s.CorrelationID != "":
+		sql = `SELECT DISTINCT ledger_seq FROM audit.audit_events WHERE correlation_id = $1`
+		arg = s.CorrelationID
+	default:
+		return nil, nil
+	}
+	rows, err := pool.Query(ctx, sql+" ORDER BY 1", arg)
+	if err != nil {
+		return nil, err
+	}
+	seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if seqs == nil {
+		seqs = []int64{}
+	}
+	return seqs, err
 }

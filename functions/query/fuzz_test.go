@@ -1,0 +1,35 @@
+package query
+
+import (
+	"net/url"
+	"testing"
+	"time"
+)
+
+// FuzzParseEvents: any query string, cursor and time text included, gives a
+// query or named errors, never a panic; accepted limits are in range.
+func FuzzParseEvents(f *testing.F) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	good := encodeCursor(cursor{Time: now, Desc: true, Filter: filterDigest(url.Values{})})
+	f.Add("limit=10&since=7d&until=2026-11-23T00:00:00Z&cursor=" + good)
+	f.Add("event_type=workflow.catalog.*&event_type=x&order=asc&since=90m&cursor=e30")
+	f.Add("since=-5h&until=99999d&limit=1001")
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		r, errs := parseEvents(q, now)
+		for _, e := range errs {
+			if e.Field == "" || e.Message == "" {
+				t.Fatalf("unnamed error %+v", e)
+			}
+		}
+		if len(errs) == 0 && (r.page.Limit < 1 || r.page.Limit > maxLimit) {
+			t.Fatalf("limit %d accepted", r.page.Limit)
+		}
+		if len(errs) == 0 && !r.filter.Since.IsZero() && !r.filter.Until.IsZero() && !r.filter.Since.Before(r.filter.Until) {
+			t.Fatal("since not before until accepted")
+		}
+	})
+}
