@@ -85,7 +85,8 @@ func run(log *slog.Logger) error {
 	for _, n := range names {
 		fmt.Printf("  %-10s http://%s  (/health/readiness, /metrics)\n", n+":", addrs[n])
 	}
-	fmt.Printf("  collector is the CloudEvents sink (K_SINK) of the other functions; in a cluster only the Broker talks to it.\nCtrl-C stops everything.\n\n")
+	fmt.Printf("  collector is the CloudEvents sink (K_SINK) of the other functions; in a cluster only the Broker talks to it.\n")
+	fmt.Printf("  the audit API wants a bearer token: see .local/query-tokens\nCtrl-C stops the functions (make down stops PostgreSQL and MinIO).\n\n")
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
