@@ -66,11 +66,15 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
-	path, err := c.Required(SettingTokensFile)
-	if err != nil {
-		return err
+	var auth authenticator
+	if c[SettingAuth] == "kubernetes" {
+		auth, err = inClusterAuth()
+	} else {
+		var path string
+		if path, err = c.Required(SettingTokensFile); err == nil {
+			auth, err = loadTokenFile(path)
+		}
 	}
-	auth, err := loadTokenFile(path)
 	if err != nil {
 		return err
 	}
