@@ -37,7 +37,7 @@ test: lint $(LOCALSTACK)
 
 ## bench: benchmarks and load generators, printing figures
 bench: up
-	$(GO) test -run '^$$' -bench . -benchmem ./shared/emitter/ ./functions/collector/
+	$(GO) test -run '^$$' -bench . -benchmem ./shared/emitter/ ./functions/collector/ ./shared/catalog/
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/...
 
 ## fuzz: run each fuzzer for FUZZTIME (default 30s)
@@ -50,6 +50,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./shared/discovery/
 	$(GO) test -run '^$$' -fuzz '^FuzzReview$$' -fuzztime $(FUZZTIME) ./functions/blockclear/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEvents$$' -fuzztime $(FUZZTIME) ./functions/query/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./shared/catalog/
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

@@ -3,6 +3,7 @@ package catalog
 import (
 	"bytes"
 	"cmp"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -103,7 +104,7 @@ func also(s source) string {
 	if s.file == "" {
 		return ""
 	}
-	return " (also in " + s.file + ")"
+	return fmt.Sprintf(" (also in %s, document %d)", s.file, s.doc)
 }
 
 // ActionTypes returns every action type, sorted by name.

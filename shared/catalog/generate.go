@@ -18,8 +18,8 @@ var actionTypeNames = []string{
 // Generate returns a synthetic catalog for benchmarks: the ten V1.0 action
 // types and n RemediationWorkflow documents, as one multi-document YAML file
 // for LoadDir. Labels are drawn at random (wildcards, detected and custom
-// labels included); every 20th document is a second version of an earlier
-// workflow, and about 8% are not Active. The same (n, seed) gives the same
+// labels included); about 5% of the documents are a newer version of an
+// earlier workflow and 8% are not Active. The same (n, seed) gives the same
 // bytes.
 func Generate(n int, seed int64) []byte {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
@@ -71,8 +71,9 @@ func generateWorkflow(rng *rand.Rand, i int) workflowDoc {
 
 	actionType := actionTypeNames[i%len(actionTypeNames)]
 	name, version := fmt.Sprintf("gen-%s-%04d", strings.ToLower(actionType), i), "1.0.0"
-	if i%20 == 19 { // same action type as i-10, which is never itself a second version
-		name, version = fmt.Sprintf("gen-%s-%04d", strings.ToLower(actionType), i-10), "1.1.0"
+	if i >= len(actionTypeNames) && rng.IntN(20) == 0 { // a new version of the same type's previous document
+		name = fmt.Sprintf("gen-%s-%04d", strings.ToLower(actionType), i-len(actionTypeNames))
+		version = fmt.Sprintf("1.%d.0", 1+i)
 	}
 	spec := WorkflowSpec{
 		Version:     version,

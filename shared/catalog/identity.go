@@ -6,7 +6,8 @@ import (
 	"encoding/json"
 
 	"github.com/google/uuid"
-	"github.com/gowebpki/jcs"
+
+	"function/shared/canonjson"
 )
 
 // idNamespace is the UUIDv5 namespace of workflow ids (SPEC §3.1).
@@ -30,7 +31,7 @@ func contentHash(w *Workflow) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	canonical, err := jcs.Transform(b)
+	canonical, err := canonjson.Transform(b)
 	if err != nil {
 		return "", err
 	}

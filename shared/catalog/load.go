@@ -52,7 +52,7 @@ func (s source) errorf(name, field, format string, args ...any) *LoadError {
 // LoadDir loads every *.yaml file at the top of fsys (sub-directories are not
 // read). A file holds one or more documents separated by lines that are
 // exactly "---"; empty documents are skipped. Decoding is strict: unknown and
-// duplicate fields are errors. Every error is a *LoadError.
+// duplicate fields are errors. A bad document is reported as a *LoadError.
 func LoadDir(fsys fs.FS) (*Catalog, error) {
 	names, err := fs.Glob(fsys, "*.yaml")
 	if err != nil {

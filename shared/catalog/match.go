@@ -51,8 +51,9 @@ func valueMatches(have, want string) bool {
 // detectedMatches: boolean detected labels never exclude; a string one
 // excludes only when both sides are set, neither is "*", and they differ.
 func detectedMatches(w, f *DetectedLabels) bool {
-	for _, l := range stringLabels {
-		if have, want := l.get(w), l.get(f); have != "" && !valueMatches(have, want) {
+	want := f.strings()
+	for i, have := range w.strings() {
+		if have != "" && !valueMatches(have, want[i]) {
 			return false
 		}
 	}
@@ -63,41 +64,47 @@ func detectedMatches(w, f *DetectedLabels) bool {
 // matches give bit-identical scores, and ties break on workflowId as the spec
 // says rather than on floating-point noise.
 const (
-	baseScore         = 5000 // 5.0
-	fullScore         = 10000
-	customExact       = 150 // per (key, value) pair
-	customWildcard    = 75  // per key
-	gitOpsPenalty     = 100 // filter gitOpsManaged, workflow not
-	gitOpsToolPenalty = 100 // filter names a tool, workflow has neither it nor "*"
+	baseScore         = 5000  // 5.0
+	fullScore         = 10000 // score 1.0: (s/1000)/10 = s/10000
+	customExact       = 150   // per (key, value) pair
+	customWildcard    = 75    // per key
+	gitOpsPenalty     = 100   // filter gitOpsManaged, workflow not
+	gitOpsToolPenalty = 100   // filter names a tool, workflow has neither it nor "*"
 )
 
-// boolLabels are the boosted boolean detected labels; resourceQuotaConstrained
-// carries no weight and is absent.
-var boolLabels = []struct {
-	get    func(*DetectedLabels) *bool
-	weight int
-}{
-	{func(d *DetectedLabels) *bool { return d.GitOpsManaged }, 100},
-	{func(d *DetectedLabels) *bool { return d.PDBProtected }, 50},
-	{func(d *DetectedLabels) *bool { return d.NetworkIsolated }, 30},
-	{func(d *DetectedLabels) *bool { return d.HelmManaged }, 20},
-	{func(d *DetectedLabels) *bool { return d.Stateful }, 20},
-	{func(d *DetectedLabels) *bool { return d.HPAEnabled }, 20},
-	{func(d *DetectedLabels) *bool { return d.VirtualMachine }, 80},
-	{func(d *DetectedLabels) *bool { return d.LiveMigratable }, 40},
-	{func(d *DetectedLabels) *bool { return d.CDIManaged }, 30},
+// boolWeights are the weights of DetectedLabels.bools, in its order.
+var boolWeights = [...]int{
+	100, // gitOpsManaged
+	50,  // pdbProtected
+	30,  // networkIsolated
+	20,  // helmManaged
+	20,  // stateful
+	20,  // hpaEnabled
+	80,  // virtualMachine
+	40,  // liveMigratable
+	30,  // cdiManaged
 }
 
-type stringLabel struct {
-	get    func(*DetectedLabels) string
+// stringLabels weigh DetectedLabels.strings, in its order.
+var stringLabels = [...]struct {
 	weight int
 	known  []string
+}{
+	{100, []string{"argocd", "flux"}},           // gitOpsTool
+	{50, []string{"istio", "linkerd"}},          // serviceMesh
+	{50, []string{"odf-ceph", "lvms", "local"}}, // storageBackend
 }
 
-var stringLabels = []stringLabel{
-	{func(d *DetectedLabels) string { return d.GitOpsTool }, 100, []string{"argocd", "flux"}},
-	{func(d *DetectedLabels) string { return d.ServiceMesh }, 50, []string{"istio", "linkerd"}},
-	{func(d *DetectedLabels) string { return d.StorageBackend }, 50, []string{"odf-ceph", "lvms", "local"}},
+// bools are the weighted boolean labels; resourceQuotaConstrained carries no
+// weight and is absent. Arrays rather than accessor funcs keep Filter on the
+// stack (a pointer passed to a func value escapes).
+func (d *DetectedLabels) bools() [len(boolWeights)]*bool {
+	return [...]*bool{d.GitOpsManaged, d.PDBProtected, d.NetworkIsolated, d.HelmManaged,
+		d.Stateful, d.HPAEnabled, d.VirtualMachine, d.LiveMigratable, d.CDIManaged}
+}
+
+func (d *DetectedLabels) strings() [len(stringLabels)]string {
+	return [...]string{d.GitOpsTool, d.ServiceMesh, d.StorageBackend}
 }
 
 // Score is min((5.0 + detectedBoost + customBoost − penalty) / 10, 1.0). It
@@ -112,35 +119,37 @@ func Score(w *Workflow, f Filter) float64 {
 
 func detectedBoost(w, f *DetectedLabels) int {
 	b := 0
-	for _, l := range boolLabels {
-		if isTrue(l.get(w)) && isTrue(l.get(f)) {
-			b += l.weight
+	wantBools := f.bools()
+	for i, have := range w.bools() {
+		if isTrue(have) && isTrue(wantBools[i]) {
+			b += boolWeights[i]
 		}
 	}
-	for _, l := range stringLabels {
-		b += l.boost(l.get(w), l.get(f))
+	want := f.strings()
+	for i, have := range w.strings() {
+		b += stringBoost(have, want[i], stringLabels[i].weight, stringLabels[i].known)
 	}
 	return b
 }
 
-// boost: full weight on an exact match, half when either side is "*" (both
+// stringBoost: full weight on an exact match, half when either side is "*" (both
 // "*" included), 0 when a side is unset or a concrete value is outside the
 // field's known values. Choice: values compare case-insensitively, as the
 // hard filters do.
-func (l stringLabel) boost(have, want string) int {
+func stringBoost(have, want string, weight int, known []string) int {
 	if have == "" || want == "" {
 		return 0
 	}
 	for _, v := range [...]string{have, want} {
-		if v != wildcard && !containsFold(l.known, v) {
+		if v != wildcard && !containsFold(known, v) {
 			return 0
 		}
 	}
 	switch {
 	case have == wildcard || want == wildcard:
-		return l.weight / 2
+		return weight / 2
 	case strings.EqualFold(have, want):
-		return l.weight
+		return weight
 	}
 	return 0
 }
