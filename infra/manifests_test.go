@@ -22,8 +22,13 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"function"
+	"function/functions/blockclear"
+	"function/functions/collector"
+	"function/functions/query"
 	"function/infra/migrations"
 	"function/shared/auditevent"
+	"function/shared/config"
+	"function/shared/emitter"
 	"function/shared/pgdb"
 	"function/shared/routes"
 )
@@ -32,21 +37,48 @@ const (
 	namespace   = "kubernaut"
 	image       = "registry.example.com/kubernaut/auditfn:latest"
 	brokerName  = "auditfn"
-	webhookPath = "/mutate-workflowexecution"
 	deadLetter  = "auditfn-deadletter"
 	placeholder = "CHANGE-ME"
 )
 
-// specFunctions is SPEC §1's function table; emits says whether the function
-// emits audit events (and so needs K_SINK from the SinkBinding).
-var specFunctions = map[string]struct{ emits, s3 bool }{
-	"actions":    {emits: true},
-	"workflows":  {emits: true},
-	"workflow":   {emits: true},
-	"validate":   {emits: true},
+// webhookPath is where blockclear serves AdmissionReviews.
+const webhookPath = blockclear.WebhookPath
+
+// fnSpec is what a function needs from its Knative Service.
+type fnSpec struct {
+	emits bool // emits audit events, so needs K_SINK from the SinkBinding
+	pg    bool // reads AUDITFN_PG_DSN
+	s3    bool // reads AUDITFN_S3_*
+}
+
+// specFunctions is SPEC §1's function table.
+var specFunctions = map[string]fnSpec{
+	"actions":    {emits: true, pg: true},
+	"workflows":  {emits: true, pg: true},
+	"workflow":   {emits: true, pg: true},
+	"validate":   {emits: true, pg: true},
 	"blockclear": {emits: true},
-	"collector":  {s3: true},
-	"query":      {s3: true},
+	"collector":  {pg: true, s3: true},
+	"query":      {pg: true, s3: true},
+}
+
+// The archive's settings (archive/settings.go), which the collector reads
+// once compaction is wired in; named here because no function imports the
+// archive package yet.
+const (
+	settingArchiveSigningKey = "AUDITFN_ARCHIVE_SIGNING_KEY"
+	settingHotDays           = "AUDITFN_HOT_DAYS"
+	settingRetentionDays     = "AUDITFN_RETENTION_DAYS"
+)
+
+// knownSettings are the environment variables the functions read; setting
+// any other on a Service is a typo or a leftover.
+var knownSettings = map[string]bool{
+	function.SettingFunction: true, "LISTEN_ADDRESS": true,
+	config.PGDSN: true, config.S3Endpoint: true, config.S3AccessKey: true, config.S3SecretKey: true, config.S3Bucket: true,
+	emitter.SettingMode: true, emitter.SettingBuffer: true, emitter.SettingBatch: true,
+	collector.SettingMaxBatch: true, query.SettingAuth: true, query.SettingTokensFile: true,
+	settingArchiveSigningKey: true, settingHotDays: true, settingRetentionDays: true,
 }
 
 // ---------------------------------------------------------------------------
@@ -155,9 +187,15 @@ type deployment struct {
 	generated map[string]bool     // ConfigMaps from configMapGenerator
 }
 
-// The trees of other issues: parsed (they must be valid YAML) but not part
-// of this deployment.
-var foreignDirs = []string{"catalog/", "trino/", "migrations/"}
+// deployDirs hold this deployment's manifests: every YAML file in them must
+// be listed in kustomization.yaml. Other trees under infra/ (migrations/,
+// catalog/, trino/, crd/, ...) belong to other parts of the project: they are
+// parsed (they must be valid YAML) but not applied with the deployment.
+var deployDirs = []string{"knative/", "eventing/", "rbac/", "webhook/", "route/", "setup/"}
+
+func inDeployDirs(f string) bool {
+	return slices.ContainsFunc(deployDirs, func(p string) bool { return strings.HasPrefix(f, p) })
+}
 
 func load(t *testing.T) *deployment {
 	t.Helper()
@@ -349,16 +387,12 @@ func TestKustomization(t *testing.T) {
 			t.Errorf("kustomization.yaml lists %s twice", r)
 		}
 		listed[r] = true
-		if strings.HasPrefix(r, "secrets/") || slices.ContainsFunc(foreignDirs, func(p string) bool { return strings.HasPrefix(r, p) }) {
-			t.Errorf("kustomization.yaml lists %s, which must not be applied with the deployment", r)
+		if !inDeployDirs(r) {
+			t.Errorf("kustomization.yaml lists %s, outside the deployment's directories %v", r, deployDirs)
 		}
 	}
 	for f := range d.files {
-		if f == "kustomization.yaml" || strings.HasPrefix(f, "secrets/") ||
-			slices.ContainsFunc(foreignDirs, func(p string) bool { return strings.HasPrefix(f, p) }) {
-			continue
-		}
-		if !listed[f] {
+		if inDeployDirs(f) && !listed[f] {
 			t.Errorf("%s is not listed in kustomization.yaml resources", f)
 		}
 	}
@@ -504,21 +538,34 @@ func checkKsvc(t *testing.T, o object, fn string, deadletter bool) {
 		t.Errorf("%s: image %q, want %q (one image for all functions)", o, got, image)
 	}
 	env := envOf(c)
-	wantValue := map[string]string{"AUDITFN_FUNCTION": fn, "LISTEN_ADDRESS": "0.0.0.0:8080"}
+	for k := range env {
+		if !knownSettings[k] {
+			t.Errorf("%s: env %s is no setting a function reads", o, k)
+		}
+	}
+	wantValue := map[string]string{function.SettingFunction: fn, "LISTEN_ADDRESS": "0.0.0.0:8080"}
 	if emits {
-		wantValue["AUDITFN_EMITTER_MODE"] = "single"
-	} else if _, ok := env["AUDITFN_EMITTER_MODE"]; ok {
-		t.Errorf("%s: AUDITFN_EMITTER_MODE set on a function that does not emit", o)
+		wantValue[emitter.SettingMode] = "single"
+	} else if _, ok := env[emitter.SettingMode]; ok {
+		t.Errorf("%s: %s set on a function that does not emit", o, emitter.SettingMode)
 	}
 	for k, v := range wantValue {
 		if got := str(env[k], "value"); got != v {
 			t.Errorf("%s: env %s = %q, want %q", o, k, got, v)
 		}
 	}
-	fromSecret := map[string]string{"AUDITFN_PG_DSN": "auditfn-postgres"}
-	if spec.s3 {
-		for _, k := range []string{"AUDITFN_S3_ENDPOINT", "AUDITFN_S3_ACCESS_KEY", "AUDITFN_S3_SECRET_KEY", "AUDITFN_S3_BUCKET"} {
+	s3 := []string{config.S3Endpoint, config.S3AccessKey, config.S3SecretKey, config.S3Bucket}
+	fromSecret := map[string]string{}
+	if spec.pg {
+		fromSecret[config.PGDSN] = "auditfn-postgres"
+	} else if _, ok := env[config.PGDSN]; ok {
+		t.Errorf("%s: %s given to a function that does not use PostgreSQL", o, config.PGDSN)
+	}
+	for _, k := range s3 {
+		if spec.s3 && !deadletter {
 			fromSecret[k] = "auditfn-s3"
+		} else if _, ok := env[k]; ok {
+			t.Errorf("%s: %s given to a function that does not use the archive", o, k)
 		}
 	}
 	for k, secret := range fromSecret {
@@ -527,12 +574,22 @@ func checkKsvc(t *testing.T, o object, fn string, deadletter bool) {
 			t.Errorf("%s: env %s must come from a key of Secret %s, got %v", o, k, secret, env[k])
 		}
 	}
-	if deadletter && str(env["AUDITFN_PG_DSN"], "valueFrom", "secretKeyRef", "key") == "dsn" {
-		t.Errorf("%s: the dead-letter collector must use its own DSN key, not the collector's", o)
+	if deadletter {
+		if str(env[config.PGDSN], "valueFrom", "secretKeyRef", "key") == "dsn" {
+			t.Errorf("%s: the dead-letter collector must use its own DSN key, not the collector's", o)
+		}
+		if _, ok := env[settingArchiveSigningKey]; ok {
+			t.Errorf("%s: the dead-letter collector must not compact into the archive", o)
+		}
+	} else if fn == "collector" {
+		if _, ok := env[settingArchiveSigningKey]; !ok {
+			t.Errorf("%s: the collector needs %s to compact into the archive", o, settingArchiveSigningKey)
+		}
 	}
-	if _, ok := env["K_SINK"]; ok {
-		t.Errorf("%s: K_SINK is injected by the SinkBinding; do not set it", o)
+	if _, ok := env[config.Sink]; ok {
+		t.Errorf("%s: %s is injected by the SinkBinding; do not set it", o, config.Sink)
 	}
+	checkFileSettings(t, o, tmpl, c)
 
 	if got := str(c, "readinessProbe", "httpGet", "path"); got != "/health/readiness" {
 		t.Errorf("%s: readinessProbe path %q, want func-go's /health/readiness", o, got)
@@ -549,6 +606,66 @@ func checkKsvc(t *testing.T, o object, fn string, deadletter bool) {
 	}
 	if str(get(tmpl, "spec"), "serviceAccountName") == "" {
 		t.Errorf("%s: no serviceAccountName (the default one would be used)", o)
+	}
+}
+
+// checkFileSettings: a setting whose value is an absolute path names a file
+// in a Secret volume the container mounts, and that Secret's template has the
+// key. Checked against the templates in TestSecretsMountedAsFilesExist.
+func checkFileSettings(t *testing.T, o object, tmpl, container any) {
+	t.Helper()
+	for name, e := range envOf(container) {
+		p := str(e, "value")
+		if !strings.HasPrefix(p, "/") {
+			continue
+		}
+		if _, _, ok := mountedSecretFile(tmpl, container, p); !ok {
+			t.Errorf("%s: %s=%s is not a file of a Secret volume the container mounts", o, name, p)
+		}
+	}
+}
+
+// mountedSecretFile resolves an absolute path to the Secret volume mounted
+// over it and the key (file name) within it.
+func mountedSecretFile(tmpl, container any, p string) (secret, key string, ok bool) {
+	for _, m := range list(container, "volumeMounts") {
+		dir := str(m, "mountPath")
+		if path.Dir(p) != path.Clean(dir) {
+			continue
+		}
+		for _, v := range list(tmpl, "spec", "volumes") {
+			if str(v, "name") == str(m, "name") && str(v, "secret", "secretName") != "" {
+				return str(v, "secret", "secretName"), path.Base(p), true
+			}
+		}
+	}
+	return "", "", false
+}
+
+func TestSecretsMountedAsFilesExist(t *testing.T) {
+	d := load(t)
+	idx := index(d.objects, d.secrets, d.generated)
+	var n int
+	for _, o := range d.all("Service") {
+		if o.group() != "serving.knative.dev" {
+			continue
+		}
+		tmpl := get(o.m, "spec", "template")
+		for _, c := range list(tmpl, "spec", "containers") {
+			for name, e := range envOf(c) {
+				secret, key, ok := mountedSecretFile(tmpl, c, str(e, "value"))
+				if !ok {
+					continue
+				}
+				n++
+				if keys, known := idx.keys["Secret/"+secret]; !known || !keys[key] {
+					t.Errorf("%s: %s reads %s from Secret %s, whose template (secrets/) has no key %q", o, name, str(e, "value"), secret, key)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no setting reads a file from a Secret volume; the collector's signing key should")
 	}
 }
 
@@ -607,12 +724,12 @@ func TestWorkflowExecutionTrigger(t *testing.T) {
 	d := load(t)
 	var found []object
 	for _, o := range d.all("Trigger") {
-		if str(o.m, "spec", "filter", "attributes", "type") == "dev.knative.apiserver.resource.update" {
+		if str(o.m, "spec", "filter", "attributes", "type") == blockclear.ResourceUpdate {
 			found = append(found, o)
 		}
 	}
 	if len(found) != 1 {
-		t.Fatalf("%d Triggers for dev.knative.apiserver.resource.update, want 1", len(found))
+		t.Fatalf("%d Triggers for %s, want 1", len(found), blockclear.ResourceUpdate)
 	}
 	o := found[0]
 	if k := str(o.m, "spec", "filter", "attributes", "kind"); k != "WorkflowExecution" {
@@ -831,6 +948,74 @@ func TestOperatorClusterRole(t *testing.T) {
 	}
 }
 
+// TestServiceAccounts: only the query function, which asks the API server
+// to authenticate auditors, gets an API token; it may create TokenReviews
+// and SubjectAccessReviews, and a ClusterRole lets auditors read the trail.
+func TestServiceAccounts(t *testing.T) {
+	d := load(t)
+	for _, o := range d.all("Service") {
+		if o.group() != "serving.knative.dev" {
+			continue
+		}
+		saName := str(o.m, "spec", "template", "spec", "serviceAccountName")
+		sa, ok := d.find("", "ServiceAccount", saName)
+		if !ok {
+			continue // TestNoDanglingReferences reports it
+		}
+		c := list(o.m, "spec", "template", "spec", "containers")[0]
+		kubeAuth := str(envOf(c)[query.SettingAuth], "value") == "kubernetes"
+		token := get(sa.m, "automountServiceAccountToken") != false
+		switch {
+		case kubeAuth && !token:
+			t.Errorf("%s: %s=kubernetes needs a token, but ServiceAccount %s mounts none", o, query.SettingAuth, saName)
+		case !kubeAuth && token:
+			t.Errorf("%s: runs as ServiceAccount %s, which mounts an API token it does not need", o, saName)
+		}
+		if !kubeAuth {
+			continue
+		}
+		if !d.clusterGrants(saName, "authentication.k8s.io", "tokenreviews", "create") ||
+			!d.clusterGrants(saName, "authorization.k8s.io", "subjectaccessreviews", "create") {
+			t.Errorf("%s: ServiceAccount %s may not create tokenreviews and subjectaccessreviews", o, saName)
+		}
+	}
+	if q, ok := d.ksvc("auditfn-query"); !ok || str(envOf(list(q.m, "spec", "template", "spec", "containers")[0])[query.SettingAuth], "value") != "kubernetes" {
+		t.Errorf("auditfn-query must authenticate auditors with the API server (%s=kubernetes)", query.SettingAuth)
+	}
+	var auditor bool
+	for _, r := range d.all("ClusterRole") {
+		for _, rule := range list(r.m, "rules") {
+			if slices.Contains(strs(rule, "nonResourceURLs"), "/api/v1/audit/*") && slices.Contains(strs(rule, "verbs"), "get") {
+				auditor = true
+			}
+		}
+	}
+	if !auditor {
+		t.Error("no ClusterRole grants get on /api/v1/audit/*, which the query function's SubjectAccessReview asks for")
+	}
+}
+
+// clusterGrants reports whether a ClusterRoleBinding binds serviceAccount to
+// a ClusterRole allowing all verbs on group/resource.
+func (d *deployment) clusterGrants(serviceAccount, apiGroup, resource string, verbs ...string) bool {
+	for _, rb := range d.all("ClusterRoleBinding") {
+		bound := false
+		for _, s := range list(rb.m, "subjects") {
+			if str(s, "kind") == "ServiceAccount" && str(s, "name") == serviceAccount && str(s, "namespace") == namespace {
+				bound = true
+			}
+		}
+		if !bound || str(rb.m, "roleRef", "kind") != "ClusterRole" {
+			continue
+		}
+		role, ok := d.find("rbac.authorization.k8s.io", "ClusterRole", str(rb.m, "roleRef", "name"))
+		if ok && allows(role, apiGroup, resource, verbs...) {
+			return true
+		}
+	}
+	return false
+}
+
 // ---------------------------------------------------------------------------
 // HTTP route
 
@@ -886,20 +1071,32 @@ func httpRouteRules(t *testing.T, d *deployment) (object, []routeRule) {
 	return o, out
 }
 
+// publicRules are the rules of routes.Table the cluster's route carries.
+func publicRules() []routes.Rule {
+	var out []routes.Rule
+	for _, r := range routes.Table {
+		if !r.Internal {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func TestHTTPRouteMatchesRouteTable(t *testing.T) {
 	d := load(t)
 	o, rules := httpRouteRules(t, d)
-	if len(rules) != len(routes.Table) {
-		t.Errorf("%s: %d rules, routes.Table has %d", o, len(rules), len(routes.Table))
+	public := publicRules()
+	if len(rules) != len(public) {
+		t.Errorf("%s: %d rules, routes.Table has %d public ones", o, len(rules), len(public))
 	}
-	for i := 0; i < max(len(rules), len(routes.Table)); i++ {
+	for i := 0; i < max(len(rules), len(public)); i++ {
 		var got routeRule
 		var want routes.Rule
 		if i < len(rules) {
 			got = rules[i]
 		}
-		if i < len(routes.Table) {
-			want = routes.Table[i]
+		if i < len(public) {
+			want = public[i]
 		}
 		if got.Rule != want {
 			t.Errorf("%s: rule %d is {%s %s auditfn-%s}, routes.Table[%d] is {%s %s auditfn-%s}",
@@ -956,9 +1153,6 @@ func gatewayLookup(rules []routeRule, p string) string {
 var knownDivergences = map[string]struct{ gateway, table string }{
 	// The regex rule outranks the earlier PathPrefix on the gateway.
 	"/api/v1/workflows/actions/validate": {gateway: "validate", table: "workflows"},
-	// Gateway API PathPrefix ignores the trailing slash.
-	"/api/v1/workflows": {gateway: "workflow", table: ""},
-	"/api/v1/audit":     {gateway: "query", table: ""},
 }
 
 func TestHTTPRoutePrecedenceAgreesWithLocalRouter(t *testing.T) {
@@ -979,7 +1173,10 @@ func TestHTTPRoutePrecedenceAgreesWithLocalRouter(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, p := range probes {
-		gw, table := gatewayLookup(rules, p), routes.Lookup(p)
+		gw, table := gatewayLookup(rules, p), ""
+		if r, ok := routes.Find(p); ok && !r.Internal {
+			table = r.Function // internal paths are on no public route
+		}
 		known, isKnown := knownDivergences[p]
 		switch {
 		case gw == table && isKnown:
@@ -1009,42 +1206,68 @@ func TestMutatingWebhook(t *testing.T) {
 	}
 	o := mwcs[0]
 	hooks := list(o.m, "webhooks")
-	if len(hooks) != 1 {
-		t.Fatalf("%s: %d webhooks, want 1", o, len(hooks))
+	// Each webhook blockclear serves: the resource it watches and what its
+	// matchCondition must test.
+	want := map[string]string{
+		"workflowexecutions/status": "status.blockClearance",
+		"workflowexecutions":        blockclear.LegacyAnnotation,
 	}
-	w := hooks[0]
-	if v := str(w, "failurePolicy"); v != "Fail" {
-		t.Errorf("%s: failurePolicy %q, want Fail", o, v)
+	if len(hooks) != len(want) {
+		t.Fatalf("%s: %d webhooks, want %d (status clearance and legacy annotation)", o, len(hooks), len(want))
 	}
-	if v, _ := get(w, "timeoutSeconds").(float64); v < 1 || v > 30 {
-		t.Errorf("%s: timeoutSeconds %v, want 1..30", o, get(w, "timeoutSeconds"))
-	}
-	if v := str(w, "sideEffects"); v != "None" && v != "NoneOnDryRun" {
-		t.Errorf("%s: sideEffects %q, want None or NoneOnDryRun", o, v)
-	}
-	if v := strs(w, "admissionReviewVersions"); !slices.Equal(v, []string{"v1"}) {
-		t.Errorf("%s: admissionReviewVersions %v, want [v1]", o, v)
-	}
-	rules := list(w, "rules")
-	if len(rules) != 1 {
-		t.Fatalf("%s: %d rules, want 1", o, len(rules))
-	}
-	r := rules[0]
-	for k, want := range map[string][]string{"apiGroups": {"kubernaut.ai"}, "apiVersions": {"v1alpha1"},
-		"operations": {"UPDATE"}, "resources": {"workflowexecutions/status"}} {
-		if got := strs(r, k); !slices.Equal(got, want) {
-			t.Errorf("%s: rules[0].%s = %v, want %v", o, k, got, want)
+	var svc any
+	seen := map[string]bool{}
+	for i, w := range hooks {
+		at := fmt.Sprintf("%s: webhooks[%d] %s", o, i, str(w, "name"))
+		if v := str(w, "failurePolicy"); v != "Fail" {
+			t.Errorf("%s: failurePolicy %q, want Fail", at, v)
 		}
+		if v, _ := get(w, "timeoutSeconds").(float64); v < 1 || v > 30 {
+			t.Errorf("%s: timeoutSeconds %v, want 1..30", at, get(w, "timeoutSeconds"))
+		}
+		if v := strs(w, "admissionReviewVersions"); !slices.Equal(v, []string{"v1"}) {
+			t.Errorf("%s: admissionReviewVersions %v, want [v1]", at, v)
+		}
+		rules := list(w, "rules")
+		if len(rules) != 1 {
+			t.Fatalf("%s: %d rules, want 1", at, len(rules))
+		}
+		r := rules[0]
+		res := strs(r, "resources")
+		if len(res) != 1 || want[res[0]] == "" {
+			t.Fatalf("%s: resources %v, want one of workflowexecutions/status, workflowexecutions", at, res)
+		}
+		seen[res[0]] = true
+		for k, v := range map[string][]string{"apiGroups": {"kubernaut.ai"}, "apiVersions": {"v1alpha1"}, "operations": {"UPDATE"}} {
+			if got := strs(r, k); !slices.Equal(got, v) {
+				t.Errorf("%s: rules[0].%s = %v, want %v", at, k, got, v)
+			}
+		}
+		conds := list(w, "matchConditions")
+		if len(conds) != 1 || !strings.Contains(str(conds[0], "expression"), want[res[0]]) {
+			t.Errorf("%s: want one matchCondition testing %s, so other writes skip the webhook", at, want[res[0]])
+		}
+		switch se := str(w, "sideEffects"); {
+		case res[0] == "workflowexecutions/status" && se != "NoneOnDryRun":
+			// blockclear emits block.cleared, except for dry runs.
+			t.Errorf("%s: sideEffects %q, want NoneOnDryRun", at, se)
+		case se != "None" && se != "NoneOnDryRun":
+			t.Errorf("%s: sideEffects %q, want None or NoneOnDryRun", at, se)
+		}
+		s := get(w, "clientConfig", "service")
+		if get(w, "clientConfig", "url") != nil || s == nil {
+			t.Fatalf("%s: clientConfig must name a service", at)
+		}
+		if svc != nil && fmt.Sprint(s) != fmt.Sprint(svc) {
+			t.Errorf("%s: clientConfig.service %v differs from the other webhook's %v", at, s, svc)
+		}
+		svc = s
 	}
-	if len(list(w, "matchConditions")) == 0 || !strings.Contains(str(list(w, "matchConditions")[0], "expression"), "status.blockClearance") {
-		t.Errorf("%s: want a matchCondition on status.blockClearance, so other status writes skip the webhook", o)
+	if len(seen) != len(want) {
+		t.Errorf("%s: webhooks cover %v, want %v", o, seen, want)
 	}
 
 	// The path is blockclear's, by the route table.
-	svc := get(w, "clientConfig", "service")
-	if get(w, "clientConfig", "url") != nil || svc == nil {
-		t.Fatalf("%s: clientConfig must name a service", o)
-	}
 	if p := str(svc, "path"); p != webhookPath || routes.Lookup(p) != "blockclear" {
 		t.Errorf("%s: webhook path %q, want %s, which routes.Table gives to blockclear", o, p, webhookPath)
 	}
