@@ -33,12 +33,19 @@ run: catalog
 test: lint $(LOCALSTACK)
 	$(LOCALSTACK) up
 	status=0; $(GO) test -count=1 -timeout $(PKG_TIMEOUT) ./... || status=$$?; \
+	(cd test/interop && $(GO) test -count=1 -timeout $(PKG_TIMEOUT) ./...) || status=$$?; \
 	$(LOCALSTACK) down; exit $$status
 
 ## bench: benchmarks and load generators, printing figures
 bench: up
 	$(GO) test -run '^$$' -bench . -benchmem ./shared/emitter/ ./functions/collector/ ./shared/catalog/
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./test/bench/...
+	cd test/interop && $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...
+
+## compact: one archive compaction against the local stack (.local/stack.env)
+.PHONY: compact
+compact: up
+	$(GO) run ./cmd/compact
 
 ## fuzz: run each fuzzer for FUZZTIME (default 30s)
 FUZZTIME ?= 30s
@@ -56,3 +63,4 @@ lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	cd test/interop && $(GO) vet ./...

@@ -1,6 +1,7 @@
 // Package collector is the audit sink function: it receives CloudEvents in
 // binary, structured and batch mode, validates them and answers 2xx only once
-// they are committed to PostgreSQL, exactly once per (source, id).
+// they are committed to PostgreSQL, exactly once per (source, id). A Knative
+// PingSource event makes it run an archive compaction (compact.go).
 package collector
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"function/archive"
 	"function/shared/auditevent"
 	"function/shared/auditstore"
 	"function/shared/config"
@@ -41,7 +43,9 @@ type Function struct {
 	log      *slog.Logger
 	registry *prometheus.Registry
 	events   *prometheus.CounterVec
-	state    atomic.Pointer[running]
+	// compactions counts archive runs by result: done, skipped or failed.
+	compactions *prometheus.CounterVec
+	state       atomic.Pointer[running]
 }
 
 // running is what Start sets up and Stop tears down.
@@ -49,6 +53,9 @@ type running struct {
 	pool   *pgxpool.Pool
 	writer *auditstore.Writer
 	cancel context.CancelFunc
+	// compactor archives cold days on a ping; nil when the archive is not
+	// configured (see compact.go).
+	compactor *archive.Compactor
 }
 
 // New returns the collector; Start connects it.
@@ -60,8 +67,12 @@ func New() *Function {
 			Name: "auditfn_collector_events_total",
 			Help: "Audit events received, by result: stored, duplicate or rejected.",
 		}, []string{"result"}),
+		compactions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfn_collector_compactions_total",
+			Help: "Archive compaction runs triggered by pings, by result: done, skipped or failed.",
+		}, []string{"result"}),
 	}
-	f.registry.MustRegister(f.events)
+	f.registry.MustRegister(f.events, f.compactions)
 	return f
 }
 
@@ -83,6 +94,11 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
+	comp, err := f.newCompactor(ctx, c, pool)
+	if err != nil {
+		pool.Close()
+		return err
+	}
 	w, err := auditstore.NewWriter(ctx, pool, auditstore.Options{MaxBatch: maxBatch, Logger: f.log})
 	if err != nil {
 		pool.Close()
@@ -90,7 +106,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	go w.MaintainPartitions(bg, time.Hour)
-	f.state.Store(&running{pool: pool, writer: w, cancel: cancel})
+	f.state.Store(&running{pool: pool, writer: w, cancel: cancel, compactor: comp})
 	f.log.Info("collector ready")
 	return nil
 }
@@ -130,7 +146,15 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
-	events, errs, status := f.decode(r)
+	raw, batch, errs, status := parse(r)
+	if status == http.StatusOK && !batch && raw[0].Type() == PingType {
+		f.compact(w, r, st)
+		return
+	}
+	var events []auditevent.Event
+	if status == http.StatusOK {
+		events, errs, status = validate(raw, batch)
+	}
 	if status != http.StatusOK {
 		f.events.WithLabelValues("rejected").Add(float64(max(len(events), 1)))
 		problem.Write(w, status, "no event of this request was stored", errs...)
@@ -148,9 +172,8 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]int{"stored": res.Stored, "duplicates": res.Duplicates})
 }
 
-// decode reads and validates every event of the request. Any problem fails
-// the whole request.
-func (f *Function) decode(r *http.Request) ([]auditevent.Event, []problem.FieldError, int) {
+// parse reads the CloudEvents of the request: one, or a batch.
+func parse(r *http.Request) ([]cloudevents.Event, bool, []problem.FieldError, int) {
 	var (
 		raw   []cloudevents.Event
 		err   error
@@ -167,13 +190,19 @@ func (f *Function) decode(r *http.Request) ([]auditevent.Event, []problem.FieldE
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, nil, http.StatusRequestEntityTooLarge
+			return nil, batch, nil, http.StatusRequestEntityTooLarge
 		}
-		return nil, []problem.FieldError{{Field: "body", Message: "not a CloudEvent: " + err.Error()}}, http.StatusBadRequest
+		return nil, batch, []problem.FieldError{{Field: "body", Message: "not a CloudEvent: " + err.Error()}}, http.StatusBadRequest
 	}
 	if len(raw) == 0 {
-		return nil, []problem.FieldError{{Field: "body", Message: "batch holds no events"}}, http.StatusBadRequest
+		return nil, batch, []problem.FieldError{{Field: "body", Message: "batch holds no events"}}, http.StatusBadRequest
 	}
+	return raw, batch, nil, http.StatusOK
+}
+
+// validate turns every CloudEvent into an audit event. Any problem fails
+// the whole request.
+func validate(raw []cloudevents.Event, batch bool) ([]auditevent.Event, []problem.FieldError, int) {
 	now := time.Now()
 	events := make([]auditevent.Event, 0, len(raw))
 	var errs []problem.FieldError

@@ -114,7 +114,9 @@ func TestRejectsWhatIsNotAnAuditEvent(t *testing.T) {
 		{"plain json", "application/json", `{"a":1}`, http.StatusBadRequest, "body"},
 		{"broken structured", "application/cloudevents+json", `{"specversion":`, http.StatusBadRequest, "body"},
 		{"empty batch", "application/cloudevents-batch+json", `[]`, http.StatusBadRequest, "body"},
-		{"ping event", "application/cloudevents+json", `{"specversion":"1.0","id":"x","source":"/ping","type":"dev.knative.sources.ping"}`, http.StatusBadRequest, "type"},
+		// A ping is not stored: it triggers a compaction, which this
+		// collector cannot run without archive settings (compact_test.go).
+		{"ping event", "application/cloudevents+json", `{"specversion":"1.0","id":"x","source":"/ping","type":"dev.knative.sources.ping"}`, http.StatusServiceUnavailable, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -122,7 +124,9 @@ func TestRejectsWhatIsNotAnAuditEvent(t *testing.T) {
 			req.Header.Set("Content-Type", c.contentType)
 			status, body := post(t, req)
 			assert.Equal(t, c.status, status, string(body))
-			assert.Contains(t, problemFields(t, body), c.field)
+			if c.field != "" {
+				assert.Contains(t, problemFields(t, body), c.field)
+			}
 		})
 	}
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`[`+strings.Repeat(" ", 17<<20)+`]`))

@@ -11,6 +11,7 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"function/shared/auditevent"
+	"function/shared/problem"
 	"function/test/fixtures"
 )
 
@@ -57,4 +58,13 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("400 without a named field")
 		}
 	})
+}
+
+// decode is what Handle does with a request that is not a ping.
+func (f *Function) decode(r *http.Request) ([]auditevent.Event, []problem.FieldError, int) {
+	raw, batch, errs, status := parse(r)
+	if status != http.StatusOK {
+		return nil, errs, status
+	}
+	return validate(raw, batch)
 }
