@@ -1,9 +1,8 @@
 // Command compact runs one archive compaction (`make compact`): every day
 // partition older than the hot window goes to the Object Lock bucket as
 // verified Parquet, then its partition is dropped. Settings come from
-// .local/stack.env (-env), overridden by the environment; without
-// AUDITFN_ARCHIVE_SIGNING_KEY it uses .local/archive/signing.key, created on
-// first use (a local convenience: in a cluster the key is a mounted secret).
+// .local/stack.env (-env; `make up` writes it, signing key included),
+// overridden by the environment.
 package main
 
 import (
@@ -42,13 +41,6 @@ func run(log *slog.Logger, envFile string) error {
 	settings, err := readSettings(envFile)
 	if err != nil {
 		return err
-	}
-	if settings[archive.SettingSigningKey] == "" {
-		path := filepath.Join(".local", "archive", "signing.key")
-		if err := localKey(path); err != nil {
-			return err
-		}
-		settings[archive.SettingSigningKey] = path
 	}
 	cfg, err := archive.ConfigFromSettings(settings)
 	if err != nil {
@@ -100,18 +92,4 @@ func readSettings(path string) (config.Config, error) {
 		}
 	}
 	return settings, nil
-}
-
-// localKey creates the local signing key once.
-func localKey(path string) error {
-	if _, err := os.Stat(path); err == nil {
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	if err := archive.GenerateSigningKey(path); err != nil && !errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("create local signing key: %w", err)
-	}
-	return nil
 }

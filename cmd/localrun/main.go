@@ -78,6 +78,12 @@ func run(log *slog.Logger) error {
 		}
 	}
 
+	every := time.Hour
+	if d, err := time.ParseDuration(os.Getenv("AUDITFN_LOCAL_COMPACT_EVERY")); err == nil && d > 0 {
+		every = d
+	}
+	go pingCompaction(ctx, log, "http://"+addrs["collector"], every)
+
 	srv := &http.Server{Addr: routerAddr, Handler: routes.Proxy(addrs), ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
@@ -86,6 +92,7 @@ func run(log *slog.Logger) error {
 		fmt.Printf("  %-10s http://%s  (/health/readiness, /metrics)\n", n+":", addrs[n])
 	}
 	fmt.Printf("  collector is the CloudEvents sink (K_SINK) of the other functions; in a cluster only the Broker talks to it.\n")
+	fmt.Printf("  compaction (archive of days older than AUDITFN_HOT_DAYS) runs a minute after start, then every %s (AUDITFN_LOCAL_COMPACT_EVERY)\n", every)
 	fmt.Printf("  the audit API wants a bearer token: see .local/query-tokens\nCtrl-C stops the functions (make down stops PostgreSQL and MinIO).\n\n")
 	select {
 	case <-ctx.Done():

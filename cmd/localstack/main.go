@@ -18,6 +18,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+
+	"function/archive"
 )
 
 func main() {
@@ -93,14 +95,19 @@ func (s *stack) up(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	env := fmt.Sprintf(`AUDITFN_QUERY_TOKENS_FILE=%s
+	signingKey, err := s.signingKey()
+	if err != nil {
+		return err
+	}
+	env := fmt.Sprintf(`AUDITFN_ARCHIVE_SIGNING_KEY=%s
+AUDITFN_QUERY_TOKENS_FILE=%s
 AUDITFN_PG_DSN=%s
 AUDITFN_PG_ADMIN_DSN=%s
 AUDITFN_S3_ENDPOINT=%s
 AUDITFN_S3_ACCESS_KEY=%s
 AUDITFN_S3_SECRET_KEY=%s
 AUDITFN_S3_BUCKET=%s
-`, tokens, s.pg.dsn(appRole, mainDB), s.pg.dsn(adminRole, mainDB), s.minio.endpoint(), minioUser, minioPassword, mainBucket)
+`, signingKey, tokens, s.pg.dsn(appRole, mainDB), s.pg.dsn(adminRole, mainDB), s.minio.endpoint(), minioUser, minioPassword, mainBucket)
 	if err := os.WriteFile(s.envFile(), []byte(env), 0o644); err != nil {
 		return err
 	}
@@ -121,6 +128,18 @@ func (s *stack) queryTokens() (string, error) {
 	}
 	line := fmt.Sprintf("# TOKEN NAME: bearer tokens of the local query API\n%s local-auditor\n", hex.EncodeToString(b))
 	return path, os.WriteFile(path, []byte(line), 0o600)
+}
+
+// signingKey makes (once) the local ed25519 key that signs archive manifests.
+func (s *stack) signingKey() (string, error) {
+	path := filepath.Join(s.local, "archive", "signing.key")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	return path, archive.GenerateSigningKey(path)
 }
 
 func (s *stack) down(ctx context.Context) error {

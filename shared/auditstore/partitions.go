@@ -39,6 +39,16 @@ func (p *partitions) ensure(ctx context.Context, days []time.Time) error {
 	return nil
 }
 
+// forget drops days from the cache, for when their partitions were dropped
+// (archived) behind this process's back.
+func (p *partitions) forget(days []time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range days {
+		delete(p.known, d)
+	}
+}
+
 // ahead creates the partitions from yesterday to `days` days after today.
 func (p *partitions) ahead(ctx context.Context, now time.Time, days int) error {
 	today := utcDay(now)

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"function/shared/auditevent"
@@ -119,6 +121,17 @@ func (w *Writer) Write(ctx context.Context, events []auditevent.Event) (Result, 
 			days = append(days, recs[i].EventDate)
 		}
 	}
+	res, err := w.submit(ctx, recs, days)
+	if isMissingPartition(err) {
+		// A cached day's partition was dropped by the archive since: a late
+		// event for an archived day. Re-create it and try once more.
+		w.parts.forget(days)
+		res, err = w.submit(ctx, recs, days)
+	}
+	return res, err
+}
+
+func (w *Writer) submit(ctx context.Context, recs []auditevent.Record, days []time.Time) (Result, error) {
 	if err := w.parts.ensure(ctx, days); err != nil {
 		return Result{}, fmt.Errorf("ensure partitions: %w", err)
 	}
@@ -132,6 +145,13 @@ func (w *Writer) Write(ctx context.Context, events []auditevent.Event) (Result, 
 	// for it even if ctx ends keeps the caller's answer truthful.
 	o := <-req.result
 	return o.res, o.err
+}
+
+// isMissingPartition is PostgreSQL's "no partition of relation ... found
+// for row".
+func isMissingPartition(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "23514" && strings.Contains(pg.Message, "no partition")
 }
 
 // run is the single committer: it takes whatever requests queued up while the

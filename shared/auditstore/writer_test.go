@@ -198,3 +198,21 @@ func TestVerifyChainFindsTheCulprits(t *testing.T) {
 	assert.Contains(t, findings, auditstore.Finding{LedgerSeq: 2, EventID: victim, Problem: "event content does not match its event_hash"})
 	assert.Contains(t, findings, auditstore.Finding{LedgerSeq: 3, Problem: "batch holds 4 events, ledger says 5"})
 }
+
+// A partition dropped behind a running writer's back (the archive's verified
+// drop) does not make late events for that day fail.
+func TestLateEventForADroppedPartitionIsStored(t *testing.T) {
+	db, _, w := newWriter(t)
+	ctx := context.Background()
+	day := time.Date(2025, 3, 4, 12, 0, 0, 0, time.UTC)
+	_, err := w.Write(ctx, []auditevent.Event{fixtures.Event(auditevent.TypeActionsListed, "rr-late-1", day)})
+	require.NoError(t, err)
+	admin, err := pgx.Connect(ctx, db.AdminDSN)
+	require.NoError(t, err)
+	defer admin.Close(ctx)
+	_, err = admin.Exec(ctx, `ALTER TABLE audit.audit_events DETACH PARTITION audit.audit_events_20250304; DROP TABLE audit.audit_events_20250304`)
+	require.NoError(t, err)
+	_, err = w.Write(ctx, []auditevent.Event{fixtures.Event(auditevent.TypeActionsListed, "rr-late-2", day.Add(time.Hour))})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), db.Count(t, "audit.audit_events WHERE correlation_id = 'rr-late-2'"))
+}
