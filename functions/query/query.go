@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"function/archive"
 	"function/shared/auditevent"
 	"function/shared/auditstore"
 	"function/shared/config"
@@ -40,6 +42,7 @@ type Function struct {
 type running struct {
 	pool *pgxpool.Pool
 	auth authenticator
+	cold *archive.Reader // nil without an archive bucket
 }
 
 // New returns the function; Start connects it.
@@ -82,7 +85,14 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
-	f.state.Store(&running{pool: pool, auth: auth})
+	st := &running{pool: pool, auth: auth}
+	if archive.ReaderConfigured(c) {
+		if st.cold, err = archive.NewReader(ctx, pool, c); err != nil {
+			pool.Close()
+			return err
+		}
+	}
+	f.state.Store(st)
 	return nil
 }
 
@@ -190,7 +200,7 @@ func (f *Function) events(w http.ResponseWriter, r *http.Request, st *running) i
 		problem.Write(w, http.StatusBadRequest, "invalid query parameters", errs...)
 		return http.StatusBadRequest
 	}
-	recs, err := auditstore.Search(r.Context(), st.pool, q.filter, q.page)
+	recs, err := st.search(r.Context(), q.filter, q.page)
 	if err != nil {
 		f.log.Error("search", "err", err)
 		problem.Write(w, http.StatusServiceUnavailable, "cannot read the audit trail now")
@@ -222,7 +232,7 @@ func (f *Function) aggregations(w http.ResponseWriter, r *http.Request, st *runn
 		problem.Write(w, http.StatusBadRequest, "invalid query parameters", errs...)
 		return http.StatusBadRequest
 	}
-	counts, err := auditstore.Count(r.Context(), st.pool, filter, by)
+	counts, err := st.count(r.Context(), filter, by)
 	if err != nil {
 		f.log.Error("count", "err", err)
 		problem.Write(w, http.StatusServiceUnavailable, "cannot read the audit trail now")
@@ -244,6 +254,36 @@ func (f *Function) aggregations(w http.ResponseWriter, r *http.Request, st *runn
 	sort.Slice(out.Groups, func(i, j int) bool { return out.Groups[i].Key < out.Groups[j].Key })
 	discovery.WriteJSON(w, http.StatusOK, out)
 	return http.StatusOK
+}
+
+// search is one page over both tiers: the hot table and, for days whose
+// hot rows were archived and dropped, the archive. Each tier yields its
+// first page in order; the merge keeps the first Limit.
+func (st *running) search(ctx context.Context, f auditstore.Filter, p auditstore.Page) ([]auditevent.Record, error) {
+	recs, err := auditstore.Search(ctx, st.pool, f, p)
+	if err != nil || st.cold == nil {
+		return recs, err
+	}
+	cold, err := st.cold.Search(ctx, f, p)
+	if err != nil {
+		return nil, err
+	}
+	recs = append(recs, cold...)
+	slices.SortFunc(recs, func(a, b auditevent.Record) int { return p.Compare(auditstore.KeyOf(&a), auditstore.KeyOf(&b)) })
+	return recs[:min(len(recs), p.Limit)], nil
+}
+
+// count adds up both tiers.
+func (st *running) count(ctx context.Context, f auditstore.Filter, by auditstore.GroupBy) (map[string]int64, error) {
+	counts, err := auditstore.Count(ctx, st.pool, f, by)
+	if err != nil || st.cold == nil {
+		return counts, err
+	}
+	cold, err := st.cold.Count(ctx, f, by)
+	for k, n := range cold {
+		counts[k] += n
+	}
+	return counts, err
 }
 
 func (f *Function) verify(w http.ResponseWriter, r *http.Request, st *running) int {

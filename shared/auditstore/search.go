@@ -1,6 +1,7 @@
 package auditstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -36,6 +37,21 @@ type Page struct {
 	After *Key
 	Desc  bool
 	Limit int
+}
+
+// KeyOf is a record's position in page order.
+func KeyOf(r *auditevent.Record) Key { return Key{Time: r.Time, ID: r.ID} }
+
+// Compare orders two keys in the page's direction.
+func (p Page) Compare(a, b Key) int {
+	c := a.Time.Compare(b.Time)
+	if c == 0 {
+		c = bytes.Compare(a.ID[:], b.ID[:])
+	}
+	if p.Desc {
+		return -c
+	}
+	return c
 }
 
 // Matches reports whether r is selected by f; the cold tier applies the
@@ -141,6 +157,23 @@ var GroupColumns = map[GroupBy]string{
 	"event_outcome": "event_outcome",
 	"day":           "event_date::text",
 	"actor_id":      "actor_id",
+}
+
+// GroupKey is r's value in the dimension, as Count's SQL renders it.
+func GroupKey(r *auditevent.Record, by GroupBy) string {
+	switch by {
+	case "event_type":
+		return r.Type
+	case "workflow_id":
+		return r.WorkflowID
+	case "event_outcome":
+		return r.Outcome
+	case "day":
+		return r.EventDate.Format(time.DateOnly)
+	case "actor_id":
+		return r.ActorID
+	}
+	return ""
 }
 
 // Count returns how many hot events f selects, per value of the dimension.

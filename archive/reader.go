@@ -1,0 +1,130 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"function/shared/auditevent"
+	"function/shared/auditstore"
+	"function/shared/config"
+)
+
+// Reader is the cold tier of the query API: it answers the same searches
+// and counts as the hot table, over the parts whose hot rows were dropped.
+// A part is read only after its SHA-256 matches the one recorded when it was
+// verified, so a swapped object is refused rather than served.
+type Reader struct {
+	pool  *pgxpool.Pool
+	store *store
+}
+
+// ReaderConfigured tells whether the settings name an archive bucket.
+func ReaderConfigured(c config.Config) bool { return c[config.S3Bucket] != "" }
+
+// NewReader connects to the archive bucket named by the S3 settings.
+func NewReader(ctx context.Context, pool *pgxpool.Pool, c config.Config) (*Reader, error) {
+	var cfg Config
+	for _, s := range []struct {
+		name string
+		dst  *string
+	}{
+		{config.S3Endpoint, &cfg.Endpoint}, {config.S3AccessKey, &cfg.AccessKey}, {config.S3SecretKey, &cfg.SecretKey}, {config.S3Bucket, &cfg.Bucket},
+	} {
+		v, err := c.Required(s.name)
+		if err != nil {
+			return nil, err
+		}
+		*s.dst = v
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Reader{pool: pool, store: st}, nil
+}
+
+// coldPart is an archived part whose rows are no longer hot.
+type coldPart struct {
+	key, version string
+	sha256       []byte
+}
+
+// parts lists the dropped parts that may hold events of f's time range.
+func (r *Reader) parts(ctx context.Context, f auditstore.Filter) ([]coldPart, error) {
+	since, until := f.Since, f.Until
+	if since.IsZero() {
+		since = time.Unix(0, 0)
+	}
+	if until.IsZero() {
+		until = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	rows, err := r.pool.Query(ctx, `SELECT v.object_key, v.object_version, v.object_sha256
+		FROM audit.archive_days d
+		JOIN audit.archive_days v ON v.event_date = d.event_date AND v.part = d.part AND v.state = 'verified'
+		WHERE d.state = 'dropped' AND v.max_event_time >= $1 AND v.min_event_time < $2
+		ORDER BY d.event_date, d.part`, since, until)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (coldPart, error) {
+		var p coldPart
+		err := row.Scan(&p.key, &p.version, &p.sha256)
+		return p, err
+	})
+}
+
+// each calls fn for every archived record f selects.
+func (r *Reader) each(ctx context.Context, f auditstore.Filter, fn func(*auditevent.Record)) error {
+	parts, err := r.parts(ctx, f)
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		var buf bytes.Buffer
+		_, sum, err := r.store.get(ctx, p.key, p.version, &buf)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(sum, p.sha256) {
+			return fmt.Errorf("archived object %s (version %s) does not match the SHA-256 recorded when it was verified", p.key, p.version)
+		}
+		if err := ReadParquet(ctx, bytes.NewReader(buf.Bytes()), func(rec *auditevent.Record) error {
+			if f.Matches(rec) {
+				fn(rec)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("%s: %w", p.key, err)
+		}
+	}
+	return nil
+}
+
+// Search returns one page of archived events, in the order and after the
+// key the page asks for.
+func (r *Reader) Search(ctx context.Context, f auditstore.Filter, p auditstore.Page) ([]auditevent.Record, error) {
+	var out []auditevent.Record
+	err := r.each(ctx, f, func(rec *auditevent.Record) {
+		if p.After == nil || p.Compare(auditstore.KeyOf(rec), *p.After) > 0 {
+			out = append(out, *rec)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b auditevent.Record) int { return p.Compare(auditstore.KeyOf(&a), auditstore.KeyOf(&b)) })
+	return out[:min(len(out), p.Limit)], nil
+}
+
+// Count counts archived events per value of the dimension.
+func (r *Reader) Count(ctx context.Context, f auditstore.Filter, by auditstore.GroupBy) (map[string]int64, error) {
+	out := map[string]int64{}
+	err := r.each(ctx, f, func(rec *auditevent.Record) { out[auditstore.GroupKey(rec, by)]++ })
+	return out, err
+}
