@@ -55,8 +55,8 @@ type coldPart struct {
 	sha256       []byte
 }
 
-// parts lists the dropped parts that may hold events of f's time range.
-func (r *Reader) parts(ctx context.Context, f auditstore.Filter) ([]coldPart, error) {
+// timeParts lists the dropped parts that may hold events of f's time range.
+func (r *Reader) timeParts(ctx context.Context, f auditstore.Filter) ([]coldPart, error) {
 	since, until := f.Since, f.Until
 	if since.IsZero() {
 		since = time.Unix(0, 0)
@@ -64,11 +64,16 @@ func (r *Reader) parts(ctx context.Context, f auditstore.Filter) ([]coldPart, er
 	if until.IsZero() {
 		until = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
+	return r.parts(ctx, `v.max_event_time >= $1 AND v.min_event_time < $2`, since, until)
+}
+
+// parts lists the dropped parts meeting cond (on v, the part's verified row).
+func (r *Reader) parts(ctx context.Context, cond string, args ...any) ([]coldPart, error) {
 	rows, err := r.pool.Query(ctx, `SELECT v.object_key, v.object_version, v.object_sha256
 		FROM audit.archive_days d
 		JOIN audit.archive_days v ON v.event_date = d.event_date AND v.part = d.part AND v.state = 'verified'
-		WHERE d.state = 'dropped' AND v.max_event_time >= $1 AND v.min_event_time < $2
-		ORDER BY d.event_date, d.part`, since, until)
+		WHERE d.state = 'dropped' AND `+cond+`
+		ORDER BY d.event_date, d.part`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -81,10 +86,15 @@ func (r *Reader) parts(ctx context.Context, f auditstore.Filter) ([]coldPart, er
 
 // each calls fn for every archived record f selects.
 func (r *Reader) each(ctx context.Context, f auditstore.Filter, fn func(*auditevent.Record)) error {
-	parts, err := r.parts(ctx, f)
+	parts, err := r.timeParts(ctx, f)
 	if err != nil {
 		return err
 	}
+	return r.read(ctx, parts, f, fn)
+}
+
+// read calls fn for the records of parts that f selects.
+func (r *Reader) read(ctx context.Context, parts []coldPart, f auditstore.Filter, fn func(*auditevent.Record)) error {
 	for _, p := range parts {
 		var buf bytes.Buffer
 		_, sum, err := r.store.get(ctx, p.key, p.version, &buf)
@@ -126,5 +136,47 @@ func (r *Reader) Search(ctx context.Context, f auditstore.Filter, p auditstore.P
 func (r *Reader) Count(ctx context.Context, f auditstore.Filter, by auditstore.GroupBy) (map[string]int64, error) {
 	out := map[string]int64{}
 	err := r.each(ctx, f, func(rec *auditevent.Record) { out[auditstore.GroupKey(rec, by)]++ })
+	return out, err
+}
+
+// Seqs lists the ledger batches holding archived events of a verification
+// scope (auditstore.Archived).
+func (r *Reader) Seqs(ctx context.Context, s auditstore.Scope) ([]int64, error) {
+	f := auditstore.Filter{CorrelationID: s.CorrelationID}
+	if !s.Date.IsZero() {
+		f.Since, f.Until = s.Date, s.Date.AddDate(0, 0, 1)
+	}
+	seen := map[int64]bool{}
+	var seqs []int64
+	err := r.each(ctx, f, func(rec *auditevent.Record) {
+		if !seen[rec.LedgerSeq] {
+			seen[rec.LedgerSeq] = true
+			seqs = append(seqs, rec.LedgerSeq)
+		}
+	})
+	return seqs, err
+}
+
+// Records returns the archived events of the given ledger batches
+// (auditstore.Archived); a part covers a ledger range, so only parts whose
+// range meets the batches are read.
+func (r *Reader) Records(ctx context.Context, seqs []int64) ([]auditevent.Record, error) {
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	parts, err := r.parts(ctx, `v.seq_after < $2 AND v.seq_through >= $1`, slices.Min(seqs), slices.Max(seqs))
+	if err != nil {
+		return nil, err
+	}
+	want := make(map[int64]bool, len(seqs))
+	for _, q := range seqs {
+		want[q] = true
+	}
+	var out []auditevent.Record
+	err = r.read(ctx, parts, auditstore.Filter{}, func(rec *auditevent.Record) {
+		if want[rec.LedgerSeq] {
+			out = append(out, *rec)
+		}
+	})
 	return out, err
 }

@@ -308,7 +308,11 @@ func (f *Function) verify(w http.ResponseWriter, r *http.Request, st *running) i
 		problem.Write(w, http.StatusBadRequest, "invalid query parameters", errs...)
 		return http.StatusBadRequest
 	}
-	findings, checked, err := auditstore.Verify(r.Context(), st.pool, scope)
+	var archived auditstore.Archived
+	if st.cold != nil {
+		archived = st.cold
+	}
+	findings, checked, err := auditstore.Verify(r.Context(), st.pool, scope, archived)
 	if err != nil {
 		f.log.Error("verify", "err", err)
 		problem.Write(w, http.StatusServiceUnavailable, "cannot verify now")

@@ -2,6 +2,7 @@ package auditstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"function/shared/auditevent"
 	"function/shared/integrity"
 )
 
@@ -28,18 +30,37 @@ type Scope struct {
 	CorrelationID string
 }
 
+// Archived gives verification the events whose hot rows were archived and
+// dropped: the ledger still lists them.
+type Archived interface {
+	// Seqs are the ledger batches holding archived events in scope.
+	Seqs(ctx context.Context, s Scope) ([]int64, error)
+	// Records are the archived events of those batches.
+	Records(ctx context.Context, seqs []int64) ([]auditevent.Record, error)
+}
+
 // VerifyChain checks the whole hot store.
 func VerifyChain(ctx context.Context, pool *pgxpool.Pool) ([]Finding, int, error) {
-	return Verify(ctx, pool, Scope{})
+	return Verify(ctx, pool, Scope{}, nil)
 }
 
 // Verify recomputes, for the batches in scope, every event hash, batch
 // digest and chain link (to the predecessor of each batch), and reports each
-// mismatch. It returns the number of events checked.
-func Verify(ctx context.Context, pool *pgxpool.Pool, s Scope) ([]Finding, int, error) {
+// mismatch. Events of a batch that were archived come from archived (nil:
+// none were). It returns the number of events checked.
+func Verify(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Archived) ([]Finding, int, error) {
 	seqs, err := scopeBatches(ctx, pool, s)
 	if err != nil {
 		return nil, 0, err
+	}
+	if archived != nil && seqs != nil {
+		more, err := archived.Seqs(ctx, s)
+		if err != nil {
+			return nil, 0, err
+		}
+		seqs = append(seqs, more...)
+		slices.Sort(seqs)
+		seqs = slices.Compact(seqs)
 	}
 	ledgerSQL := `SELECT seq, prev_hash, event_count, events_digest, committed_at, batch_hash FROM audit.ledger`
 	recordsTail := "ORDER BY ledger_seq, ledger_pos"
@@ -71,6 +92,16 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, s Scope) ([]Finding, int, e
 	recs, err := ReadRecords(ctx, pool, recordsTail, args...)
 	if err != nil {
 		return nil, 0, err
+	}
+	if archived != nil && seqs != nil {
+		cold, err := archived.Records(ctx, seqs)
+		if err != nil {
+			return nil, 0, err
+		}
+		recs = append(recs, cold...)
+		slices.SortFunc(recs, func(a, b auditevent.Record) int {
+			return cmp.Or(cmp.Compare(a.LedgerSeq, b.LedgerSeq), cmp.Compare(a.LedgerPos, b.LedgerPos))
+		})
 	}
 
 	var findings []Finding
