@@ -30,18 +30,8 @@ type response struct {
 // Handle answers step 1 and emits workflow.catalog.actions_listed.
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	switch {
-	case r.URL.Path != Path:
-		problem.Write(w, http.StatusNotFound, "this function serves GET "+Path)
-		return
-	case r.Method != http.MethodGet:
-		w.Header().Set("Allow", http.MethodGet)
-		problem.Write(w, http.StatusMethodNotAllowed, "this function serves GET "+Path)
-		return
-	}
-	c := f.Catalog()
+	c := f.Accept(w, r, r.URL.Path == Path, "GET "+Path, http.MethodGet)
 	if c == nil {
-		discovery.Starting(w)
 		return
 	}
 	req, errs := discovery.Parse(r.URL.Query(), discovery.ListStep)

@@ -6,6 +6,7 @@ package query
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -22,7 +23,6 @@ import (
 	"function/shared/auditevent"
 	"function/shared/auditstore"
 	"function/shared/config"
-	"function/shared/discovery"
 	"function/shared/pgdb"
 	"function/shared/problem"
 )
@@ -114,7 +114,7 @@ func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	st := f.state.Load()
 	if st == nil {
-		discovery.Starting(w)
+		problem.Write(w, http.StatusServiceUnavailable, "function is starting")
 		return
 	}
 	endpoint := r.URL.Path
@@ -218,7 +218,7 @@ func (f *Function) events(w http.ResponseWriter, r *http.Request, st *running) i
 		c := encodeCursor(cursor{Time: last.Time, ID: last.ID, Desc: q.page.Desc, Filter: filterDigest(r.URL.Query())})
 		out.NextCursor = &c
 	}
-	discovery.WriteJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 	return http.StatusOK
 }
 
@@ -252,7 +252,7 @@ func (f *Function) aggregations(w http.ResponseWriter, r *http.Request, st *runn
 		out.Total += n
 	}
 	sort.Slice(out.Groups, func(i, j int) bool { return out.Groups[i].Key < out.Groups[j].Key })
-	discovery.WriteJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 	return http.StatusOK
 }
 
@@ -321,8 +321,14 @@ func (f *Function) verify(w http.ResponseWriter, r *http.Request, st *running) i
 	if findings == nil {
 		findings = []auditstore.Finding{}
 	}
-	discovery.WriteJSON(w, http.StatusOK, map[string]any{
+	writeJSON(w, http.StatusOK, map[string]any{
 		"ok": len(findings) == 0, "eventsChecked": checked, "findings": findings,
 	})
 	return http.StatusOK
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }

@@ -44,18 +44,8 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rawID, ok := strings.CutPrefix(r.URL.Path, prefix)
 	rawID, ok2 := strings.CutSuffix(rawID, suffix)
-	switch {
-	case !ok || !ok2 || strings.Contains(rawID, "/"):
-		problem.Write(w, http.StatusNotFound, "this function serves GET and POST "+prefix+"{workflow_id}"+suffix)
-		return
-	case r.Method != http.MethodGet && r.Method != http.MethodPost:
-		w.Header().Set("Allow", "GET, POST")
-		problem.Write(w, http.StatusMethodNotAllowed, "this function serves GET and POST "+prefix+"{workflow_id}"+suffix)
-		return
-	}
-	c := f.Catalog()
+	c := f.Accept(w, r, ok && ok2 && !strings.Contains(rawID, "/"), "GET and POST "+prefix+"{workflow_id}"+suffix, http.MethodGet, http.MethodPost)
 	if c == nil {
-		discovery.Starting(w)
 		return
 	}
 	req, errs := discovery.Parse(r.URL.Query(), discovery.GetStep)

@@ -27,18 +27,8 @@ func New() *Function { return &Function{discovery.NewBase("workflow")} }
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rawID, ok := strings.CutPrefix(r.URL.Path, Prefix)
-	switch {
-	case !ok || strings.Contains(rawID, "/"):
-		problem.Write(w, http.StatusNotFound, "this function serves GET "+Prefix+"{workflow_id}")
-		return
-	case r.Method != http.MethodGet:
-		w.Header().Set("Allow", http.MethodGet)
-		problem.Write(w, http.StatusMethodNotAllowed, "this function serves GET "+Prefix+"{workflow_id}")
-		return
-	}
-	c := f.Catalog()
+	c := f.Accept(w, r, ok && !strings.Contains(rawID, "/"), "GET "+Prefix+"{workflow_id}", http.MethodGet)
 	if c == nil {
-		discovery.Starting(w)
 		return
 	}
 	req, errs := discovery.Parse(r.URL.Query(), discovery.GetStep)

@@ -45,18 +45,8 @@ type response struct {
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	actionType, ok := strings.CutPrefix(r.URL.Path, Prefix)
-	switch {
-	case !ok || strings.Contains(actionType, "/"):
-		problem.Write(w, http.StatusNotFound, "this function serves GET "+Prefix+"{action_type}")
-		return
-	case r.Method != http.MethodGet:
-		w.Header().Set("Allow", http.MethodGet)
-		problem.Write(w, http.StatusMethodNotAllowed, "this function serves GET "+Prefix+"{action_type}")
-		return
-	}
-	c := f.Catalog()
+	c := f.Accept(w, r, ok && !strings.Contains(actionType, "/"), "GET "+Prefix+"{action_type}", http.MethodGet)
 	if c == nil {
-		discovery.Starting(w)
 		return
 	}
 	req, errs := discovery.Parse(r.URL.Query(), discovery.ListStep)

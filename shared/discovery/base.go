@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -175,9 +177,25 @@ func NotFound(w http.ResponseWriter) {
 	problem.Write(w, http.StatusNotFound, "no such workflow")
 }
 
-// Starting answers requests that arrive before Start has finished.
-func Starting(w http.ResponseWriter) {
-	problem.Write(w, http.StatusServiceUnavailable, "function is starting")
+// Accept is how every discovery handler begins: pathOK says whether the
+// path is the function's, methods are those it serves, usage says both for
+// the error. It answers 404, 405 or 503 (still starting) itself and returns
+// nil then; otherwise the catalog snapshot to serve from.
+func (b *Base) Accept(w http.ResponseWriter, r *http.Request, pathOK bool, usage string, methods ...string) *catalog.Catalog {
+	switch {
+	case !pathOK:
+		problem.Write(w, http.StatusNotFound, "this function serves "+usage)
+		return nil
+	case !slices.Contains(methods, r.Method):
+		w.Header().Set("Allow", strings.Join(methods, ", "))
+		problem.Write(w, http.StatusMethodNotAllowed, "this function serves "+usage)
+		return nil
+	}
+	c := b.Catalog()
+	if c == nil {
+		problem.Write(w, http.StatusServiceUnavailable, "function is starting")
+	}
+	return c
 }
 
 // Pagination is the answered pagination block.
