@@ -22,7 +22,9 @@ type Catalog struct {
 	byID        map[uuid.UUID]*Workflow
 }
 
-// New validates action types and workflows and builds a snapshot. It fills
+// New validates action types and workflows and builds a snapshot; parameter
+// schemas are compiled on first use (LoadDir, the entry of new documents,
+// compiles them all). It fills
 // each workflow's ContentHash and WorkflowID (any given values are replaced)
 // and defaults an empty Status to Active. The catalog keeps the slices' elements;
 // callers must not modify them afterwards. Every error is a *LoadError.
@@ -80,7 +82,8 @@ func New(actionTypes []ActionType, workflows []Workflow) (*Catalog, error) {
 	return c, nil
 }
 
-// prepare checks w, compiles its parameter schema and computes its identity.
+// prepare checks w and computes its identity; its parameter schema is
+// compiled on first use (LoadDir compiles them all at once).
 func prepare(w *Workflow, known map[string]*ActionType) error {
 	if w.Status == "" {
 		w.Status = StatusActive
@@ -88,10 +91,8 @@ func prepare(w *Workflow, known map[string]*ActionType) error {
 	if field, err := checkWorkflow(w, known); err != nil {
 		return w.src.errorf(w.WorkflowName, field, "%v", err)
 	}
+	w.schema = &lazySchema{}
 	var err error
-	if w.schema, err = compileParameters(w.Parameters); err != nil {
-		return w.src.errorf(w.WorkflowName, "spec.parameters", "%v", err)
-	}
 	if w.ContentHash, err = contentHash(w); err != nil {
 		return w.src.errorf(w.WorkflowName, "spec.parameters", "%v", err)
 	}
@@ -105,6 +106,18 @@ func also(s source) string {
 		return ""
 	}
 	return fmt.Sprintf(" (also in %s, document %d)", s.file, s.doc)
+}
+
+// compileSchemas compiles every workflow's parameter schema now, naming the
+// first bad one.
+func (c *Catalog) compileSchemas() error {
+	for i := range c.workflows {
+		w := &c.workflows[i]
+		if _, err := w.ParameterSchema(); err != nil {
+			return w.src.errorf(w.WorkflowName, "spec.parameters", "%v", err)
+		}
+	}
+	return nil
 }
 
 // ActionTypes returns every action type, sorted by name.

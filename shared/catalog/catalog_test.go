@@ -235,7 +235,9 @@ func TestGet(t *testing.T) {
 	got, ok := c.Get(w.WorkflowID)
 	require.True(t, ok)
 	assert.Equal(t, "restart", got.WorkflowName)
-	assert.NotNil(t, got.ParameterSchema())
+	schema, err := got.ParameterSchema()
+	assert.NoError(t, err)
+	assert.NotNil(t, schema)
 
 	_, ok = c.Get(uuid.New())
 	assert.False(t, ok)

@@ -52,7 +52,7 @@ func (s source) errorf(name, field, format string, args ...any) *LoadError {
 // LoadDir loads every *.yaml file at the top of fsys (sub-directories are not
 // read). A file holds one or more documents separated by lines that are
 // exactly "---"; empty documents are skipped. Decoding is strict: unknown and
-// duplicate fields are errors. A bad document is reported as a *LoadError.
+// duplicate fields are errors, and every parameter schema is compiled. A bad document is reported as a *LoadError.
 func LoadDir(fsys fs.FS) (*Catalog, error) {
 	names, err := fs.Glob(fsys, "*.yaml")
 	if err != nil {
@@ -90,7 +90,16 @@ func LoadDir(fsys fs.FS) (*Catalog, error) {
 			}
 		}
 	}
-	return New(actionTypes, workflows)
+	c, err := New(actionTypes, workflows)
+	if err != nil {
+		return nil, err
+	}
+	// Documents come in here: check every parameter schema before anything
+	// can store them.
+	if err := c.compileSchemas(); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // splitDocuments splits data on lines that are exactly "---" (CRLF allowed).

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"encoding/json"
+	"sync"
 
 	"github.com/google/uuid"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -93,10 +94,26 @@ type Workflow struct {
 	ContentHash string `json:"contentHash"`
 	Status      Status `json:"status"`
 
-	schema *jsonschema.Schema
+	schema *lazySchema
 	src    source
+}
+
+// lazySchema compiles a parameter schema on first use. Compiling (which
+// validates the schema against its metaschema) was most of a snapshot's
+// build time, and a function validates the parameters of few workflows; the
+// loader compiles every schema up front, so a bad one never gets in.
+type lazySchema struct {
+	once   sync.Once
+	schema *jsonschema.Schema
+	err    error
 }
 
 // ParameterSchema is the compiled Parameters schema, for validating proposed
 // parameters.
-func (w *Workflow) ParameterSchema() *jsonschema.Schema { return w.schema }
+func (w *Workflow) ParameterSchema() (*jsonschema.Schema, error) {
+	if w.schema == nil { // a Workflow that did not come through New
+		return compileParameters(w.Parameters)
+	}
+	w.schema.once.Do(func() { w.schema.schema, w.schema.err = compileParameters(w.Parameters) })
+	return w.schema.schema, w.schema.err
+}

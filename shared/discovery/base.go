@@ -100,6 +100,14 @@ func (b *Base) Start(ctx context.Context, cfg map[string]string) error {
 	return nil
 }
 
+// AuditSink is where audit events go (the emitter, after Start).
+func (b *Base) AuditSink() func(auditevent.Event) {
+	if r := b.state.Load(); r != nil {
+		return r.audit
+	}
+	return nil
+}
+
 // SetAuditSink replaces where audit events go after Start. Benchmarks use it
 // to measure what auditing costs a request; nothing else should.
 func (b *Base) SetAuditSink(sink func(auditevent.Event)) {

@@ -52,10 +52,12 @@ func ValidateParameters(w *catalog.Workflow, params json.RawMessage) ([]ParamErr
 	}
 
 	errs := []ParamError{}
-	instance, err := jsonschema.UnmarshalJSON(bytes.NewReader(params))
+	schema, err := w.ParameterSchema()
 	if err != nil {
+		errs = append(errs, ParamError{Message: "the workflow's parameter schema does not compile: " + err.Error()})
+	} else if instance, err := jsonschema.UnmarshalJSON(bytes.NewReader(params)); err != nil {
 		errs = append(errs, ParamError{Message: "parameters are not valid JSON"})
-	} else if err := w.ParameterSchema().Validate(instance); err != nil {
+	} else if err := schema.Validate(instance); err != nil {
 		var ve *jsonschema.ValidationError
 		if !errors.As(err, &ve) {
 			errs = append(errs, ParamError{Message: err.Error()})
