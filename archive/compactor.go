@@ -136,6 +136,11 @@ func (c *Compactor) Run(ctx context.Context) (Report, error) {
 		}
 	}()
 
+	// Pin the chain's head first, so even a run with nothing cold to do
+	// leaves a signed, locked record of how far the ledger reached.
+	if err := c.checkpoint(ctx); err != nil {
+		return Report{}, fmt.Errorf("checkpoint: %w", err)
+	}
 	days, err := c.days(ctx)
 	if err != nil {
 		return Report{}, err

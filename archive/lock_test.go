@@ -39,7 +39,7 @@ func TestArchivedObjectsCannotBeDeletedOverwrittenOrUnlockedEarly(t *testing.T) 
 
 	c := e.Bucket.Client(t)
 	keys := e.Keys(t, "audit_events/")
-	require.Len(t, keys, 4, "part, manifest, signature, public key")
+	require.Len(t, keys, 6, "part, manifest, its signature, public key, head checkpoint, its signature")
 	for _, key := range keys {
 		t.Run(key, func(t *testing.T) {
 			st, err := c.StatObject(ctx, e.Bucket.Name, key, minio.StatObjectOptions{})

@@ -313,6 +313,12 @@ func (f *Function) verify(w http.ResponseWriter, r *http.Request, st *running) i
 		archived = st.cold
 	}
 	findings, checked, err := auditstore.Verify(r.Context(), st.pool, scope, archived)
+	if err == nil && st.cold != nil {
+		// Whatever the scope, a truncated or rewritten head is reported.
+		var head []auditstore.Finding
+		head, err = st.cold.CheckHead(r.Context())
+		findings = append(findings, head...)
+	}
 	if err != nil {
 		f.log.Error("verify", "err", err)
 		problem.Write(w, http.StatusServiceUnavailable, "cannot verify now")
