@@ -53,12 +53,22 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Archived)
 	if err != nil {
 		return nil, 0, err
 	}
-	if archived != nil && seqs != nil {
-		more, err := archived.Seqs(ctx, s)
+	if seqs != nil {
+		// Whatever the scope, batches that lost every event (a dropped
+		// partition, a deleted batch) are checked: a scope found by the
+		// events it still has cannot find them.
+		orphans, err := orphanBatches(ctx, pool)
 		if err != nil {
 			return nil, 0, err
 		}
-		seqs = append(seqs, more...)
+		seqs = append(seqs, orphans...)
+		if archived != nil {
+			more, err := archived.Seqs(ctx, s)
+			if err != nil {
+				return nil, 0, err
+			}
+			seqs = append(seqs, more...)
+		}
 		slices.Sort(seqs)
 		seqs = slices.Compact(seqs)
 	}
@@ -156,6 +166,19 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Archived)
 		report(recs[i].LedgerSeq, recs[i].ID.String(), "event belongs to no ledger batch")
 	}
 	return findings, len(recs), nil
+}
+
+// orphanBatches are the ledger batches without a single hot event that no
+// dropped (archived) part covers.
+func orphanBatches(ctx context.Context, pool *pgxpool.Pool) ([]int64, error) {
+	rows, err := pool.Query(ctx, `SELECT l.seq FROM audit.ledger l
+		WHERE NOT EXISTS (SELECT 1 FROM audit.audit_events e WHERE e.ledger_seq = l.seq)
+		  AND NOT EXISTS (SELECT 1 FROM audit.archive_days d
+		                  WHERE d.state = 'dropped' AND l.seq > d.seq_after AND l.seq <= d.seq_through)`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
 
 // scopeBatches lists the ledger batches a scope covers; nil means all.
