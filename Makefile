@@ -47,6 +47,17 @@ bench: up
 compact: up
 	$(GO) run ./cmd/compact
 
+## verify: integrity of the local hot chain, archive and head checkpoint;
+## ARCHIVE=dir verifies a downloaded archive instead (no database needed)
+.PHONY: verify
+verify: $(LOCALSTACK)
+ifdef ARCHIVE
+	$(GO) run ./cmd/verify -archive $(ARCHIVE)
+else
+	$(LOCALSTACK) up >/dev/null
+	set -a; . .local/stack.env; set +a; $(GO) run ./cmd/verify
+endif
+
 ## fuzz: run each fuzzer for FUZZTIME (default 30s)
 FUZZTIME ?= 30s
 fuzz:

@@ -157,10 +157,15 @@ func (r *Reader) Seqs(ctx context.Context, s auditstore.Scope) ([]int64, error) 
 	return seqs, err
 }
 
-// Records returns the archived events of the given ledger batches
-// (auditstore.Archived); a part covers a ledger range, so only parts whose
-// range meets the batches are read.
+// Records returns the archived events of the given ledger batches, or of
+// all when seqs is nil (auditstore.Archived); a part covers a ledger range,
+// so only parts whose range meets the batches are read.
 func (r *Reader) Records(ctx context.Context, seqs []int64) ([]auditevent.Record, error) {
+	if seqs == nil {
+		var all []auditevent.Record
+		err := r.each(ctx, auditstore.Filter{}, func(rec *auditevent.Record) { all = append(all, *rec) })
+		return all, err
+	}
 	if len(seqs) == 0 {
 		return nil, nil
 	}
