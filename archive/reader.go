@@ -55,7 +55,8 @@ type coldPart struct {
 	sha256       []byte
 }
 
-// timeParts lists the dropped parts that may hold events of f's time range.
+// timeParts lists the dropped parts that may hold events of f: those of its
+// time range, and for a correlation id only the parts the index names.
 func (r *Reader) timeParts(ctx context.Context, f auditstore.Filter) ([]coldPart, error) {
 	since, until := f.Since, f.Until
 	if since.IsZero() {
@@ -63,6 +64,10 @@ func (r *Reader) timeParts(ctx context.Context, f auditstore.Filter) ([]coldPart
 	}
 	if until.IsZero() {
 		until = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	if f.CorrelationID != "" {
+		return r.parts(ctx, `v.max_event_time >= $1 AND v.min_event_time < $2 AND EXISTS (SELECT FROM audit.archive_correlations c
+			WHERE c.correlation_id = $3 AND c.event_date = v.event_date AND c.part = v.part)`, since, until, f.CorrelationID)
 	}
 	return r.parts(ctx, `v.max_event_time >= $1 AND v.min_event_time < $2`, since, until)
 }

@@ -26,7 +26,7 @@ func TestQueriesSpanHotAndColdTransparently(t *testing.T) {
 	e := archivetest.New(t)
 	ctx := context.Background()
 	old, recent := archivetest.DaysAgo(12), archivetest.DaysAgo(1)
-	e.Seed(t, old, 60)
+	oldEvents := e.Seed(t, old, 60)
 	e.Seed(t, recent, 40)
 
 	tokens := filepath.Join(t.TempDir(), "tokens")
@@ -72,11 +72,13 @@ func TestQueriesSpanHotAndColdTransparently(t *testing.T) {
 		{"limit": {"7"}},
 		{"limit": {"9"}, "order": {"asc"}, "since": {"20d"}},
 		{"event_type": {"workflow.catalog.*"}, "until": {time.Now().UTC().AddDate(0, 0, -5).Format(time.RFC3339)}},
+		{"correlation_id": {oldEvents[10].CorrelationID}}, // served through the correlation index of archived parts
 	}
 	before := make([][]json.RawMessage, len(queries))
 	for i, q := range queries {
 		before[i] = walk(url.Values(cloneValues(q)))
 	}
+	require.Len(t, before[3], 5)
 	aggBefore := get("/api/v1/audit/aggregations", url.Values{"group_by": {"day"}})
 	require.Len(t, before[0], 100)
 
