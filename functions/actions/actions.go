@@ -10,7 +10,6 @@ import (
 	"function/shared/auditevent"
 	"function/shared/catalog"
 	"function/shared/discovery"
-	"function/shared/problem"
 )
 
 // Path is the one path this function serves.
@@ -36,8 +35,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	}
 	req, errs := discovery.Parse(r.URL.Query(), discovery.ListStep)
 	if len(errs) > 0 {
-		problem.Write(w, http.StatusBadRequest, "invalid query parameters", errs...)
-		f.Observe(http.StatusBadRequest, start)
+		f.Refuse(w, start, errs)
 		return
 	}
 	page, total := c.ListActions(req.Filter, req.Offset, req.Limit)

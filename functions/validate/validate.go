@@ -64,8 +64,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(errs) > 0 {
-		problem.Write(w, http.StatusBadRequest, "invalid request", errs...)
-		f.Observe(http.StatusBadRequest, start)
+		f.Refuse(w, start, errs)
 		return
 	}
 

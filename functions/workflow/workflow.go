@@ -11,7 +11,6 @@ import (
 
 	"function/shared/auditevent"
 	"function/shared/discovery"
-	"function/shared/problem"
 )
 
 // Prefix is the path prefix this function serves; the workflow id follows.
@@ -37,8 +36,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 		errs = append(errs, *idErr)
 	}
 	if len(errs) > 0 {
-		problem.Write(w, http.StatusBadRequest, "invalid request", errs...)
-		f.Observe(http.StatusBadRequest, start)
+		f.Refuse(w, start, errs)
 		return
 	}
 	wf, gate := discovery.Gate(c, id, req)

@@ -54,8 +54,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 		errs = append(errs, problem.FieldError{Field: "action_type", Message: "must be 1..253 characters"})
 	}
 	if len(errs) > 0 {
-		problem.Write(w, http.StatusBadRequest, "invalid request", errs...)
-		f.Observe(http.StatusBadRequest, start)
+		f.Refuse(w, start, errs)
 		return
 	}
 	page, total := c.ListWorkflows(actionType, req.Filter, req.Offset, req.Limit)

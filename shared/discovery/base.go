@@ -168,6 +168,13 @@ func (b *Base) Observe(status int, start time.Time) {
 	b.duration.Observe(time.Since(start).Seconds())
 }
 
+// Refuse answers a 400 naming every bad field; a refused request emits no
+// audit event.
+func (b *Base) Refuse(w http.ResponseWriter, start time.Time, errs []problem.FieldError) {
+	problem.Write(w, http.StatusBadRequest, "invalid request", errs...)
+	b.Observe(http.StatusBadRequest, start)
+}
+
 // Since is milliseconds elapsed, for queryDurationMs.
 func Since(start time.Time) float64 { return float64(time.Since(start).Microseconds()) / 1000 }
 
