@@ -6,7 +6,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -68,23 +67,12 @@ func run(log *slog.Logger, envFile string) error {
 // readSettings reads KEY=VALUE lines from path, if it exists, and lays the
 // AUDITFN_* environment over them.
 func readSettings(path string) (config.Config, error) {
-	settings := config.Config{}
-	f, err := os.Open(path)
+	settings, err := config.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		settings = config.Config{}
 	case err != nil:
 		return nil, err
-	default:
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "="); ok && !strings.HasPrefix(k, "#") {
-				settings[k] = v
-			}
-		}
-		if err := sc.Err(); err != nil {
-			return nil, err
-		}
 	}
 	for _, kv := range os.Environ() {
 		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "AUDITFN_") {

@@ -16,11 +16,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"function"
+	"function/shared/config"
 	"function/shared/routes"
 )
 
@@ -40,9 +40,13 @@ func main() {
 func run(log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	env, err := readEnv(filepath.Join(".local", "stack.env"))
+	stack, err := config.ReadFile(filepath.Join(".local", "stack.env"))
 	if err != nil {
 		return fmt.Errorf("%w (run `make up` first)", err)
+	}
+	var env []string
+	for k, v := range stack {
+		env = append(env, k+"="+v)
 	}
 	bin := filepath.Join(".local", "bin", "auditfn")
 	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/auditfn").CombinedOutput(); err != nil {
@@ -121,22 +125,6 @@ func waitReady(ctx context.Context, addr string) error {
 		}
 	}
 	return errors.New("not ready after 30s")
-}
-
-func readEnv(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var env []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if line := strings.TrimSpace(sc.Text()); strings.Contains(line, "=") {
-			env = append(env, line)
-		}
-	}
-	return env, sc.Err()
 }
 
 // prefixed writes a process's output line by line, tagged with its name.

@@ -5,16 +5,13 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"function/shared/auditevent"
 	"function/shared/canonjson"
+	"function/shared/pgdb"
 )
 
 // Querier is what reads need: a pool, a connection or a transaction.
-type Querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
+type Querier = pgdb.Querier
 
 // ReadRecords selects stored records; tail is the SQL after
 // "FROM audit.audit_events" (WHERE, ORDER BY, LIMIT). event_data is returned

@@ -118,7 +118,11 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Archived)
 	report := func(seq int64, id, format string, args ...any) {
 		findings = append(findings, Finding{LedgerSeq: seq, EventID: id, Problem: fmt.Sprintf(format, args...)})
 	}
-	inScope := func(seq int64) bool { return seqs == nil || slices.Contains(seqs, seq) }
+	scoped := make(map[int64]bool, len(seqs))
+	for _, q := range seqs {
+		scoped[q] = true
+	}
+	inScope := func(seq int64) bool { return seqs == nil || scoped[seq] }
 	prev := integrity.Batch{Hash: integrity.Genesis}
 	i := 0
 	for _, b := range batches {

@@ -12,15 +12,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"function/shared/catalog"
+	"function/shared/pgdb"
 )
 
 // Channel is the NOTIFY channel the catalog tables signal changes on.
 const Channel = "auditfn_catalog"
 
-// Querier is a pool, connection or transaction.
-type Querier interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
+// Querier is what reads need: a pool, a connection or a transaction.
+type Querier = pgdb.Querier
 
 // Load builds a snapshot from the catalog tables.
 func Load(ctx context.Context, q Querier) (*catalog.Catalog, error) {

@@ -5,8 +5,11 @@
 package config
 
 import (
+	"bufio"
 	"fmt"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -56,4 +59,23 @@ func (c Config) Duration(name string, def time.Duration) (time.Duration, error) 
 		return 0, fmt.Errorf("setting %s=%q: must be a positive duration such as 500ms", name, v)
 	}
 	return d, nil
+}
+
+// ReadFile reads KEY=VALUE lines (blank lines and # comments skipped), the
+// format of .local/stack.env and func-go's cfg file.
+func ReadFile(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	c := Config{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			c[k] = v
+		}
+	}
+	return c, sc.Err()
 }

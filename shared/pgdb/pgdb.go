@@ -54,3 +54,8 @@ func Migrate(ctx context.Context, dsn string) error {
 	}
 	return nil
 }
+
+// Querier is what reads need: a pool, a connection or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}

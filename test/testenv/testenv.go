@@ -5,19 +5,18 @@
 package testenv
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"function/shared/config"
 	"function/shared/pgdb"
 )
 
@@ -43,18 +42,9 @@ func Root(t testing.TB) string {
 // Env is the stack's settings from .local/stack.env.
 func Env(t testing.TB) map[string]string {
 	t.Helper()
-	path := filepath.Join(Root(t), ".local", "stack.env")
-	f, err := os.Open(path)
+	env, err := config.ReadFile(filepath.Join(Root(t), ".local", "stack.env"))
 	if err != nil {
 		t.Fatalf("local stack not started (run `make up`): %v", err)
-	}
-	defer f.Close()
-	env := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			env[k] = v
-		}
 	}
 	return env
 }
