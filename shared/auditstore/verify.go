@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"hash"
+	"math"
+	"runtime"
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
 
 	"function/shared/auditevent"
 	"function/shared/integrity"
@@ -39,6 +45,11 @@ type Archived interface {
 	Records(ctx context.Context, seqs []int64) ([]auditevent.Record, error)
 }
 
+// chunkEvents is about how many events one verification worker reads per
+// query: enough to keep PostgreSQL streaming, few enough to spread the
+// chain over the workers.
+var chunkEvents = 20_000
+
 // VerifyChain checks the whole hot store.
 func VerifyChain(ctx context.Context, pool *pgxpool.Pool) ([]Finding, int, error) {
 	return Verify(ctx, pool, Scope{}, nil)
@@ -48,128 +59,277 @@ func VerifyChain(ctx context.Context, pool *pgxpool.Pool) ([]Finding, int, error
 // digest and chain link (to the predecessor of each batch), and reports each
 // mismatch. Events of a batch that were archived come from archived (nil:
 // none were). It returns the number of events checked.
+//
+// The chain is cut into spans of about chunkEvents events, verified in
+// parallel, each on its own connection; only the spans being checked are in
+// memory.
 func Verify(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Archived) ([]Finding, int, error) {
-	seqs, err := scopeBatches(ctx, pool, s)
+	seqs, err := scopeSeqs(ctx, pool, s, archived)
 	if err != nil {
 		return nil, 0, err
 	}
-	if seqs != nil {
-		// Whatever the scope, batches that lost every event (a dropped
-		// partition, a deleted batch) are checked: a scope found by the
-		// events it still has cannot find them.
-		orphans, err := orphanBatches(ctx, pool)
-		if err != nil {
+	var cold []auditevent.Record
+	if archived != nil {
+		if cold, err = archived.Records(ctx, seqs); err != nil {
 			return nil, 0, err
 		}
-		seqs = append(seqs, orphans...)
-		if archived != nil {
-			more, err := archived.Seqs(ctx, s)
-			if err != nil {
-				return nil, 0, err
-			}
-			seqs = append(seqs, more...)
-		}
-		slices.Sort(seqs)
-		seqs = slices.Compact(seqs)
+		slices.SortFunc(cold, func(a, b auditevent.Record) int {
+			return cmp.Or(cmp.Compare(a.LedgerSeq, b.LedgerSeq), cmp.Compare(a.LedgerPos, b.LedgerPos))
+		})
 	}
-	ledgerSQL := `SELECT seq, prev_hash, event_count, events_digest, committed_at, batch_hash FROM audit.ledger`
-	recordsTail := "ORDER BY ledger_seq, ledger_pos"
-	var args []any
-	if seqs != nil {
-		withPrev := slices.Clone(seqs)
-		for _, q := range seqs {
-			withPrev = append(withPrev, q-1)
-		}
-		ledgerSQL += ` WHERE seq = ANY($1)`
-		recordsTail = "WHERE ledger_seq = ANY($1) " + recordsTail
-		args = []any{withPrev}
-	}
-	rows, err := pool.Query(ctx, ledgerSQL+` ORDER BY seq`, args...)
+	spans, err := chainSpans(ctx, pool, seqs)
 	if err != nil {
 		return nil, 0, err
 	}
-	batches, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (integrity.Batch, error) {
+	checkers := make([]*checker, len(spans))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, sp := range spans {
+		var spanSeqs []int64
+		if seqs != nil {
+			lo, _ := slices.BinarySearch(seqs, sp.after+1)
+			hi := sort.Search(len(seqs), func(j int) bool { return seqs[j] > sp.through })
+			spanSeqs = seqs[lo:hi:hi]
+		}
+		checkers[i] = newChecker(sp, spanSeqs)
+		lo := sort.Search(len(cold), func(j int) bool { return cold[j].LedgerSeq > sp.after })
+		hi := sort.Search(len(cold), func(j int) bool { return cold[j].LedgerSeq > sp.through })
+		g.Go(func() error { return checkers[i].run(gctx, pool, cold[lo:hi]) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, 0, err
+	}
+	var findings []Finding
+	checked := 0
+	for _, c := range checkers {
+		findings = append(findings, c.findings...)
+		checked += c.checked
+	}
+	return findings, checked, nil
+}
+
+// scopeSeqs lists the ledger batches a scope covers, sorted; nil means all.
+func scopeSeqs(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Archived) ([]int64, error) {
+	seqs, err := scopeBatches(ctx, pool, s)
+	if err != nil || seqs == nil {
+		return seqs, err
+	}
+	// Whatever the scope, batches that lost every event (a dropped
+	// partition, a deleted batch) are checked: a scope found by the events
+	// it still has cannot find them.
+	orphans, err := orphanBatches(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	seqs = append(seqs, orphans...)
+	if archived != nil {
+		more, err := archived.Seqs(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		seqs = append(seqs, more...)
+	}
+	slices.Sort(seqs)
+	return slices.Compact(seqs), nil
+}
+
+// span is the ledger range (after, through] one checker verifies.
+type span struct{ after, through int64 }
+
+// chainSpans cuts the ledger (or the batches in seqs) into consecutive spans
+// of about chunkEvents events. The first span starts and the last ends
+// unbounded, so an event whose ledger_seq no batch has still falls in one.
+func chainSpans(ctx context.Context, pool *pgxpool.Pool, seqs []int64) ([]span, error) {
+	sql := `SELECT max(seq) FROM (
+		SELECT seq, (sum(event_count) OVER (ORDER BY seq) - 1) / $1 AS part FROM audit.ledger %s) t
+		GROUP BY part ORDER BY 1`
+	args := []any{chunkEvents}
+	if seqs != nil {
+		sql, args = fmt.Sprintf(sql, "WHERE seq = ANY($2)"), append(args, seqs)
+	} else {
+		sql = fmt.Sprintf(sql, "")
+	}
+	rows, err := pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	ends, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, err
+	}
+	spans := make([]span, 0, len(ends)+1)
+	after := int64(math.MinInt64)
+	for _, end := range ends {
+		spans = append(spans, span{after, end})
+		after = end
+	}
+	if n := len(spans); n > 0 {
+		spans[n-1].through = math.MaxInt64
+	} else {
+		spans = append(spans, span{math.MinInt64, math.MaxInt64})
+	}
+	return spans, nil
+}
+
+// checker verifies one span: it walks the span's ledger batches in seq
+// order while the span's events arrive in (ledger_seq, ledger_pos) order.
+type checker struct {
+	span
+	seqs   []int64        // the span's batches in scope; nil: all
+	scoped map[int64]bool // the same, for lookups
+
+	batches  []integrity.Batch // the span's batches, led by its predecessor
+	next     int               // index of the next batch to open
+	prev     integrity.Batch   // last batch opened
+	cur      *integrity.Batch  // in-scope batch whose events are arriving
+	pos      int               // events of cur seen so far
+	digest   hash.Hash         // of their hashes
+	findings []Finding
+	checked  int
+}
+
+func newChecker(sp span, seqs []int64) *checker {
+	c := &checker{span: sp, seqs: seqs, prev: integrity.Batch{Hash: integrity.Genesis}, digest: sha256.New()}
+	if seqs != nil {
+		c.scoped = make(map[int64]bool, len(seqs))
+		for _, q := range seqs {
+			c.scoped[q] = true
+		}
+	}
+	return c
+}
+
+func (c *checker) inScope(seq int64) bool {
+	return seq > c.after && (c.scoped == nil || c.scoped[seq])
+}
+
+func (c *checker) report(seq int64, id, format string, args ...any) {
+	c.findings = append(c.findings, Finding{LedgerSeq: seq, EventID: id, Problem: fmt.Sprintf(format, args...)})
+}
+
+// run loads the span's batches (and each one's predecessor), then streams
+// its hot events merged with its archived ones (cold, sorted).
+func (c *checker) run(ctx context.Context, pool *pgxpool.Pool, cold []auditevent.Record) error {
+	ledgerSQL := `SELECT seq, prev_hash, event_count, events_digest, committed_at, batch_hash
+		FROM audit.ledger WHERE seq >= $1 AND seq <= $2`
+	recordsTail := "WHERE ledger_seq > $1 AND ledger_seq <= $2"
+	ledgerArgs := []any{c.after, c.through}
+	recordsArgs := ledgerArgs
+	if c.seqs != nil {
+		withPrev := slices.Clone(c.seqs)
+		for _, q := range c.seqs {
+			withPrev = append(withPrev, q-1)
+		}
+		ledgerSQL += ` AND seq = ANY($3)`
+		recordsTail += " AND ledger_seq = ANY($3)"
+		ledgerArgs, recordsArgs = append(ledgerArgs, withPrev), append(recordsArgs[:2:2], c.seqs)
+	}
+	rows, err := pool.Query(ctx, ledgerSQL+` ORDER BY seq`, ledgerArgs...)
+	if err != nil {
+		return err
+	}
+	c.batches, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (integrity.Batch, error) {
 		var b integrity.Batch
 		err := r.Scan(&b.Seq, &b.PrevHash, &b.EventCount, &b.EventsDigest, &b.CommittedAt, &b.Hash)
 		return b, err
 	})
 	if err != nil {
-		return nil, 0, err
+		return err
 	}
-	if seqs != nil {
-		args = []any{seqs}
-	}
-	recs, err := ReadRecords(ctx, pool, recordsTail, args...)
+	// Sorted here, not by PostgreSQL: unordered, the planner reads each
+	// partition's span in one pass instead of sorting it on disk.
+	recs := make([]*auditevent.Record, 0, chunkEvents)
+	err = EachRecord(ctx, pool, recordsTail, recordsArgs, func(r *auditevent.Record) {
+		recs = append(recs, r)
+	})
 	if err != nil {
-		return nil, 0, err
+		return err
 	}
-	if archived != nil {
-		cold, err := archived.Records(ctx, seqs)
-		if err != nil {
-			return nil, 0, err
-		}
-		recs = append(recs, cold...)
-		slices.SortFunc(recs, func(a, b auditevent.Record) int {
-			return cmp.Or(cmp.Compare(a.LedgerSeq, b.LedgerSeq), cmp.Compare(a.LedgerPos, b.LedgerPos))
-		})
+	for i := range cold {
+		recs = append(recs, &cold[i])
 	}
+	slices.SortFunc(recs, func(a, b *auditevent.Record) int {
+		return cmp.Or(cmp.Compare(a.LedgerSeq, b.LedgerSeq), cmp.Compare(a.LedgerPos, b.LedgerPos))
+	})
+	for _, r := range recs {
+		c.event(r)
+	}
+	c.close()
+	c.openThrough(math.MaxInt64)
+	return nil
+}
 
-	var findings []Finding
-	report := func(seq int64, id, format string, args ...any) {
-		findings = append(findings, Finding{LedgerSeq: seq, EventID: id, Problem: fmt.Sprintf(format, args...)})
+// event checks the next event of the span.
+func (c *checker) event(r *auditevent.Record) {
+	c.checked++
+	if c.cur == nil || c.cur.Seq != r.LedgerSeq {
+		c.close()
+		c.openThrough(r.LedgerSeq)
 	}
-	scoped := make(map[int64]bool, len(seqs))
-	for _, q := range seqs {
-		scoped[q] = true
-	}
-	inScope := func(seq int64) bool { return seqs == nil || scoped[seq] }
-	prev := integrity.Batch{Hash: integrity.Genesis}
-	i := 0
-	for _, b := range batches {
+	if c.cur == nil || c.cur.Seq != r.LedgerSeq {
 		// Events whose batch is missing from the ledger were inserted around it.
-		for ; i < len(recs) && recs[i].LedgerSeq < b.Seq; i++ {
-			report(recs[i].LedgerSeq, recs[i].ID.String(), "event belongs to no ledger batch")
-		}
-		if !inScope(b.Seq) {
-			prev = b // only loaded as a predecessor
-			continue
-		}
-		switch {
-		case b.Seq == prev.Seq+1:
-			if !bytes.Equal(b.PrevHash, prev.Hash) {
-				report(b.Seq, "", "prev_hash does not match the hash of batch %d", prev.Seq)
-			}
-		case seqs == nil || b.Seq > 1:
-			report(b.Seq, "", "ledger gap: batch %d is missing", b.Seq-1)
-		}
-		sealed := b
-		integrity.Seal(&sealed)
-		if !bytes.Equal(sealed.Hash, b.Hash) {
-			report(b.Seq, "", "batch_hash does not match its fields")
-		}
-		var hashes [][]byte
-		for ; i < len(recs) && recs[i].LedgerSeq == b.Seq; i++ {
-			r := &recs[i]
-			if int(r.LedgerPos) != len(hashes) {
-				report(b.Seq, r.ID.String(), "at ledger_pos %d, expected %d", r.LedgerPos, len(hashes))
-			}
-			h := integrity.EventHash(r)
-			if !bytes.Equal(h, r.Hash) {
-				report(b.Seq, r.ID.String(), "event content does not match its event_hash")
-			}
-			hashes = append(hashes, h)
-		}
-		if len(hashes) != b.EventCount {
-			report(b.Seq, "", "batch holds %d events, ledger says %d", len(hashes), b.EventCount)
-		} else if !bytes.Equal(integrity.EventsDigest(hashes), b.EventsDigest) {
-			report(b.Seq, "", "events do not match the batch's events_digest")
-		}
-		prev = b
+		c.report(r.LedgerSeq, r.ID.String(), "event belongs to no ledger batch")
+		return
 	}
-	for ; i < len(recs); i++ {
-		report(recs[i].LedgerSeq, recs[i].ID.String(), "event belongs to no ledger batch")
+	if int(r.LedgerPos) != c.pos {
+		c.report(r.LedgerSeq, r.ID.String(), "at ledger_pos %d, expected %d", r.LedgerPos, c.pos)
 	}
-	return findings, len(recs), nil
+	h := integrity.EventHash(r)
+	if !bytes.Equal(h, r.Hash) {
+		c.report(r.LedgerSeq, r.ID.String(), "event content does not match its event_hash")
+	}
+	c.digest.Write(h)
+	c.pos++
+}
+
+// openThrough opens, in order, every batch up to seq: those before it have
+// no (further) events and are closed at once; the one at seq stays open.
+func (c *checker) openThrough(seq int64) {
+	for c.next < len(c.batches) && c.batches[c.next].Seq <= seq {
+		c.open(&c.batches[c.next])
+		c.next++
+		if c.cur != nil && c.cur.Seq < seq {
+			c.close()
+		}
+	}
+}
+
+// open checks b's link to the previous batch and its own hash; b becomes the
+// batch receiving events when it is in scope.
+func (c *checker) open(b *integrity.Batch) {
+	if !c.inScope(b.Seq) {
+		c.prev = *b // only loaded as a predecessor
+		return
+	}
+	switch {
+	case b.Seq == c.prev.Seq+1:
+		if !bytes.Equal(b.PrevHash, c.prev.Hash) {
+			c.report(b.Seq, "", "prev_hash does not match the hash of batch %d", c.prev.Seq)
+		}
+	case c.scoped == nil || b.Seq > 1:
+		c.report(b.Seq, "", "ledger gap: batch %d is missing", b.Seq-1)
+	}
+	sealed := *b
+	integrity.Seal(&sealed)
+	if !bytes.Equal(sealed.Hash, b.Hash) {
+		c.report(b.Seq, "", "batch_hash does not match its fields")
+	}
+	c.cur, c.pos = b, 0
+	c.digest.Reset()
+}
+
+// close checks the open batch's event count and digest.
+func (c *checker) close() {
+	if c.cur == nil {
+		return
+	}
+	b := c.cur
+	if c.pos != b.EventCount {
+		c.report(b.Seq, "", "batch holds %d events, ledger says %d", c.pos, b.EventCount)
+	} else if !bytes.Equal(c.digest.Sum(nil), b.EventsDigest) {
+		c.report(b.Seq, "", "events do not match the batch's events_digest")
+	}
+	c.prev, c.cur = *b, nil
 }
 
 // orphanBatches are the ledger batches without a single hot event that no

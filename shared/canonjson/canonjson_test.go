@@ -35,9 +35,19 @@ func TestMatchesTheJCSLibrary(t *testing.T) {
 	}
 }
 
+func TestRejectsWhatCannotBeStoredFaithfully(t *testing.T) {
+	for _, in := range []string{`"\ud800"`, `{"a":"\udc00x"}`, `1e400`, `{"a":[-1e400]}`, "\"\xff\"", `{"a":1}x`, `{"a":1,}`} {
+		_, err := canonjson.Transform([]byte(in))
+		assert.Error(t, err, in)
+	}
+	out, err := canonjson.Transform([]byte(`[1.7976931348623157e308, 1e-400]`))
+	require.NoError(t, err)
+	assert.Equal(t, `[1.7976931348623157e+308,0]`, string(out))
+}
+
 func TestRejectsDuplicateKeysAtAnyDepth(t *testing.T) {
 	_, err := canonjson.Transform([]byte(`{"a":{"b":1,"c":2,"b":3}}`))
-	assert.ErrorContains(t, err, `duplicate key "b"`)
+	assert.ErrorContains(t, err, `duplicate object member name "b"`)
 }
 
 // FuzzMatchesJCS is a differential test against the reference library:

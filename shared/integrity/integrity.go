@@ -52,7 +52,11 @@ func EventCanonical(r *auditevent.Record) []byte {
 		{"traceParent", r.TraceParent},
 		{"workflowId", r.WorkflowID},
 	}
-	b := make([]byte, 0, 512+len(r.Data))
+	size := 64 + len(r.Data) // braces, and the time and date values below
+	for _, f := range fields {
+		size += len(f.key) + len(f.value) + 6 // quotes, colon, comma
+	}
+	b := make([]byte, 0, size)
 	b = append(b, '{')
 	for i, f := range fields {
 		if i > 0 {

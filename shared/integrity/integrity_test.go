@@ -115,3 +115,11 @@ func FuzzCanonicalStringMatchesJCS(f *testing.F) {
 		assert.Equal(t, string(want[len(`{"v":`):len(want)-1]), string(got[start:end]))
 	})
 }
+
+func BenchmarkEventHash(b *testing.B) {
+	r := record(b)
+	b.ReportAllocs()
+	for range b.N {
+		integrity.EventHash(&r)
+	}
+}
