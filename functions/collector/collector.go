@@ -180,7 +180,10 @@ func parse(r *http.Request) ([]cloudevents.Event, bool, []problem.FieldError, in
 		batch = cehttp.IsHTTPBatch(r.Header)
 	)
 	if batch {
-		raw, err = cehttp.NewEventsFromHTTPRequest(r)
+		var bad *problem.FieldError
+		if raw, bad, err = readBatch(r); bad != nil {
+			return nil, batch, []problem.FieldError{*bad}, http.StatusBadRequest
+		}
 	} else {
 		var e *cloudevents.Event
 		if e, err = cehttp.NewEventFromHTTPRequest(r); err == nil {

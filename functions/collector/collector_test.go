@@ -114,6 +114,9 @@ func TestRejectsWhatIsNotAnAuditEvent(t *testing.T) {
 		{"plain json", "application/json", `{"a":1}`, http.StatusBadRequest, "body"},
 		{"broken structured", "application/cloudevents+json", `{"specversion":`, http.StatusBadRequest, "body"},
 		{"empty batch", "application/cloudevents-batch+json", `[]`, http.StatusBadRequest, "body"},
+		{"batch not an array", "application/cloudevents-batch+json", `{"specversion":"1.0"}`, http.StatusBadRequest, "body"},
+		{"batch element not an event", "application/cloudevents-batch+json", `[{"specversion":"1.0","id":"a","source":"/s","type":"t"}, 5]`, http.StatusBadRequest, "events[1]"},
+		{"data after the batch", "application/cloudevents-batch+json", `[{"specversion":"1.0","id":"a","source":"/s","type":"t"}] []`, http.StatusBadRequest, "body"},
 		// A ping is not stored: it triggers a compaction, which this
 		// collector cannot run without archive settings (compact_test.go).
 		{"ping event", "application/cloudevents+json", `{"specversion":"1.0","id":"x","source":"/ping","type":"dev.knative.sources.ping"}`, http.StatusServiceUnavailable, ""},
