@@ -5,8 +5,10 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/google/uuid"
@@ -56,12 +58,12 @@ func New(actionTypes []ActionType, workflows []Workflow) (*Catalog, error) {
 		w *Workflow
 		v *semver.Version
 	}
+	if err := prepareAll(c.workflows, known); err != nil {
+		return nil, err
+	}
 	versions := map[string][]version{}
 	for i := range c.workflows {
 		w := &c.workflows[i]
-		if err := prepare(w, known); err != nil {
-			return nil, err
-		}
 		v, _ := parseVersion(w.Version) // checked by prepare
 		versions[w.WorkflowName] = append(versions[w.WorkflowName], version{w, v})
 	}
@@ -80,6 +82,30 @@ func New(actionTypes []ActionType, workflows []Workflow) (*Catalog, error) {
 		}
 	}
 	return c, nil
+}
+
+// prepareAll prepares every workflow, spread over the CPUs: hashing each
+// workflow's content is most of loading a snapshot, and a function that
+// scales from zero is not ready before it is done. The error reported is the
+// first workflow's, in order, whatever finished first.
+func prepareAll(workflows []Workflow, known map[string]*ActionType) error {
+	errs := make([]error, len(workflows))
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for k := range workers {
+		wg.Go(func() {
+			for i := k; i < len(workflows); i += workers {
+				errs[i] = prepare(&workflows[i], known)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // prepare checks w and computes its identity; its parameter schema is

