@@ -29,6 +29,7 @@ import (
 	"function/shared/auditevent"
 	"function/shared/config"
 	"function/shared/emitter"
+	"function/shared/eventauth"
 	"function/shared/pgdb"
 	"function/shared/routes"
 )
@@ -79,6 +80,7 @@ var knownSettings = map[string]bool{
 	emitter.SettingMode: true, emitter.SettingBuffer: true, emitter.SettingBatch: true,
 	collector.SettingMaxBatch: true, query.SettingAuth: true, query.SettingTokensFile: true,
 	settingArchiveSigningKey: true, settingHotDays: true, settingRetentionDays: true,
+	eventauth.Setting: true,
 }
 
 // ---------------------------------------------------------------------------
@@ -640,6 +642,40 @@ func mountedSecretFile(tmpl, container any, p string) (secret, key string, ok bo
 		}
 	}
 	return "", "", false
+}
+
+// Every function that emits audit events signs them, and the collector
+// checks them, with the one key Secret; the dead-letter collector keeps
+// whatever the Broker could not deliver, refused forgeries included, so it
+// has no keys.
+func TestEmittersAndCollectorShareTheEventKeys(t *testing.T) {
+	d := load(t)
+	var n int
+	for _, o := range d.all("Service") {
+		if o.group() != "serving.knative.dev" {
+			continue
+		}
+		name := str(get(o.m, "metadata"), "name")
+		wants := str(get(o.m, "metadata", "labels"), "auditfn.io/emits") == "true" || name == "auditfn-collector"
+		tmpl := get(o.m, "spec", "template")
+		for _, c := range list(tmpl, "spec", "containers") {
+			e, set := envOf(c)[eventauth.Setting]
+			switch {
+			case wants && !set:
+				t.Errorf("%s: %s must sign or check audit events: %s is not set", o, name, eventauth.Setting)
+			case !wants && set:
+				t.Errorf("%s: %s sets %s but neither emits nor collects", o, name, eventauth.Setting)
+			case set:
+				n++
+				if secret, _, ok := mountedSecretFile(tmpl, c, str(e, "value")); !ok || secret != "auditfn-event-keys" {
+					t.Errorf("%s: %s must be a file of Secret auditfn-event-keys, got %q", o, eventauth.Setting, secret)
+				}
+			}
+		}
+	}
+	if n < 2 {
+		t.Errorf("%d functions read the event keys; want the emitters and the collector", n)
+	}
 }
 
 func TestSecretsMountedAsFilesExist(t *testing.T) {

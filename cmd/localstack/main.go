@@ -99,7 +99,12 @@ func (s *stack) up(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	eventKeys, err := s.eventKeys()
+	if err != nil {
+		return err
+	}
 	env := fmt.Sprintf(`AUDITFN_ARCHIVE_SIGNING_KEY=%s
+AUDITFN_EVENT_KEYS_FILE=%s
 AUDITFN_QUERY_TOKENS_FILE=%s
 AUDITFN_PG_DSN=%s
 AUDITFN_PG_ADMIN_DSN=%s
@@ -107,7 +112,7 @@ AUDITFN_S3_ENDPOINT=%s
 AUDITFN_S3_ACCESS_KEY=%s
 AUDITFN_S3_SECRET_KEY=%s
 AUDITFN_S3_BUCKET=%s
-`, signingKey, tokens, s.pg.dsn(appRole, mainDB), s.pg.dsn(adminRole, mainDB), s.minio.endpoint(), minioUser, minioPassword, mainBucket)
+`, signingKey, eventKeys, tokens, s.pg.dsn(appRole, mainDB), s.pg.dsn(adminRole, mainDB), s.minio.endpoint(), minioUser, minioPassword, mainBucket)
 	if err := os.WriteFile(s.envFile(), []byte(env), 0o644); err != nil {
 		return err
 	}
@@ -127,6 +132,21 @@ func (s *stack) queryTokens() (string, error) {
 		return "", err
 	}
 	line := fmt.Sprintf("# TOKEN NAME: bearer tokens of the local query API\n%s local-auditor\n", hex.EncodeToString(b))
+	return path, os.WriteFile(path, []byte(line), 0o600)
+}
+
+// eventKeys makes (once) the local key with which the functions sign their
+// audit events and the collector checks them (shared/eventauth).
+func (s *stack) eventKeys() (string, error) {
+	path := filepath.Join(s.local, "event-keys")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	line := fmt.Sprintf("# audit event signing keys, one per line; the first signs\n%s\n", hex.EncodeToString(b))
 	return path, os.WriteFile(path, []byte(line), 0o600)
 }
 

@@ -25,6 +25,7 @@ import (
 	"function/shared/auditevent"
 	"function/shared/auditstore"
 	"function/shared/config"
+	"function/shared/eventauth"
 	"function/shared/pgdb"
 	"function/shared/problem"
 )
@@ -56,6 +57,9 @@ type running struct {
 	// compactor archives cold days on a ping; nil when the archive is not
 	// configured (see compact.go).
 	compactor *archive.Compactor
+	// keys authenticate senders; nil accepts unsigned events (a warning at
+	// start says so).
+	keys *eventauth.Keys
 }
 
 // New returns the collector; Start connects it.
@@ -90,6 +94,14 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
+	var keys *eventauth.Keys
+	if path := c[eventauth.Setting]; path != "" {
+		if keys, err = eventauth.Load(path); err != nil {
+			return err
+		}
+	} else {
+		f.log.Warn("sender authentication is off: unsigned audit events are accepted; set " + eventauth.Setting)
+	}
 	pool, err := pgdb.Open(ctx, dsn)
 	if err != nil {
 		return err
@@ -106,7 +118,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	go w.MaintainPartitions(bg, time.Hour)
-	f.state.Store(&running{pool: pool, writer: w, cancel: cancel, compactor: comp})
+	f.state.Store(&running{pool: pool, writer: w, cancel: cancel, compactor: comp, keys: keys})
 	f.log.Info("collector ready")
 	return nil
 }
@@ -154,6 +166,12 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	var events []auditevent.Event
 	if status == http.StatusOK {
 		events, errs, status = validate(raw, batch)
+	}
+	if status == http.StatusOK && st.keys != nil {
+		errs, status = authenticate(st.keys, events, batch)
+		if status != http.StatusOK {
+			f.log.Warn("audit events with a bad signature refused", "remote", r.RemoteAddr, "problems", errs)
+		}
 	}
 	if status != http.StatusOK {
 		f.events.WithLabelValues("rejected").Add(float64(max(len(events), 1)))
@@ -224,6 +242,22 @@ func validate(raw []cloudevents.Event, batch bool) ([]auditevent.Event, []proble
 		return events, errs, http.StatusBadRequest
 	}
 	return events, nil, http.StatusOK
+}
+
+// authenticate checks every event's signature; one bad signature refuses
+// the whole request (403: a sender without a valid key will not do better by
+// retrying).
+func authenticate(keys *eventauth.Keys, events []auditevent.Event, batch bool) ([]problem.FieldError, int) {
+	var errs []problem.FieldError
+	for i := range events {
+		if err := keys.Verify(&events[i]); err != nil {
+			errs = append(errs, problem.FieldError{Field: fieldName(batch, i, auditevent.ExtSignature), Message: err.Error()})
+		}
+	}
+	if len(errs) > 0 {
+		return errs, http.StatusForbidden
+	}
+	return nil, http.StatusOK
 }
 
 // fieldName prefixes a field with its event's index in a batch.

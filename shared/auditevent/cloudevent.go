@@ -22,6 +22,9 @@ const (
 	ExtActorType     = "actortype"
 	ExtActorID       = "actorid"
 	ExtTraceParent   = "traceparent"
+	// ExtSignature authenticates the sender (shared/eventauth); it is
+	// checked by the collector and not stored.
+	ExtSignature = "auditsig"
 )
 
 // maxClockSkew bounds how far in the future an event time may lie; it keeps a
@@ -49,6 +52,9 @@ func ToCloudEvent(ev Event) cloudevents.Event {
 	e.SetExtension(ExtActorID, ev.ActorID)
 	if ev.TraceParent != "" {
 		e.SetExtension(ExtTraceParent, ev.TraceParent)
+	}
+	if ev.Signature != "" {
+		e.SetExtension(ExtSignature, ev.Signature)
 	}
 	_ = e.SetData(cloudevents.ApplicationJSON, []byte(ev.Data)) // []byte is stored as is and cannot fail
 	return e
@@ -132,6 +138,7 @@ func FromCloudEvent(e cloudevents.Event, now time.Time) (Event, error) {
 		ActorID:       ext[ExtActorID],
 		TraceParent:   ext[ExtTraceParent],
 		Data:          data,
+		Signature:     ext[ExtSignature],
 	}, nil
 }
 
@@ -144,9 +151,9 @@ func checkText(errs *ValidationError, field, s string) {
 
 // extensions reads the audit extensions, which must be strings when present.
 func extensions(e cloudevents.Event, errs *ValidationError) map[string]string {
-	out := make(map[string]string, 7)
+	out := make(map[string]string, 8)
 	all := e.Extensions()
-	for _, name := range []string{ExtCorrelationID, ExtCategory, ExtAction, ExtOutcome, ExtActorType, ExtActorID, ExtTraceParent} {
+	for _, name := range []string{ExtCorrelationID, ExtCategory, ExtAction, ExtOutcome, ExtActorType, ExtActorID, ExtTraceParent, ExtSignature} {
 		v, ok := all[name]
 		if !ok {
 			continue

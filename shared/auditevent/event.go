@@ -32,6 +32,9 @@ type Event struct {
 	TraceParent   string
 	// Data is the payload as RFC 8785 canonical JSON.
 	Data json.RawMessage
+	// Signature is the sender's proof of origin (shared/eventauth), carried
+	// in the envelope and never stored.
+	Signature string
 }
 
 // SourceFor is the CloudEvent source of events emitted by a function.

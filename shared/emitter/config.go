@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"function/shared/config"
+	"function/shared/eventauth"
 )
 
 // Tuning settings read by FromConfig.
@@ -29,5 +30,11 @@ func FromConfig(c config.Config, reg prometheus.Registerer, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
-	return New(Options{Sink: sink, Mode: Mode(c[SettingMode]), BufferSize: buffer, BatchSize: batch, Registerer: reg, Logger: log})
+	var keys *eventauth.Keys
+	if path := c[eventauth.Setting]; path != "" {
+		if keys, err = eventauth.Load(path); err != nil {
+			return nil, err
+		}
+	}
+	return New(Options{Sink: sink, Mode: Mode(c[SettingMode]), BufferSize: buffer, BatchSize: batch, Keys: keys, Registerer: reg, Logger: log})
 }

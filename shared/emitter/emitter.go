@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"function/shared/auditevent"
+	"function/shared/eventauth"
 )
 
 // Mode is how events travel to the sink.
@@ -44,8 +45,11 @@ type Options struct {
 	BaseBackoff time.Duration // first retry delay; default 100ms
 	MaxBackoff  time.Duration // retry delay cap; default 5s
 	Timeout     time.Duration // per HTTP request; default 10s
-	Registerer  prometheus.Registerer
-	Logger      *slog.Logger
+	// Keys sign every event (shared/eventauth); nil sends them unsigned,
+	// which a collector holding keys refuses.
+	Keys       *eventauth.Keys
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
 }
 
 // Emitter is the async sender. Emit is safe for concurrent use.
@@ -268,6 +272,11 @@ func (e *Emitter) deliverSingly(events []auditevent.Event) ([]auditevent.Event, 
 // non-retriable 4xx), retrying transport errors and retriable statuses with
 // capped exponential backoff. It returns an error only when aborted.
 func (e *Emitter) sendRetrying(events []auditevent.Event) (int, error) {
+	if e.opts.Keys != nil {
+		for i := range events { // here, not in Emit: off the caller's request path
+			e.opts.Keys.Sign(&events[i])
+		}
+	}
 	backoff := e.opts.BaseBackoff
 	for {
 		status, err := e.send(events)
