@@ -65,3 +65,34 @@ func AppendString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// Member is one member of an object built by Object: a string value, or
+// Raw JSON (already canonical) when Raw is set.
+type Member struct {
+	Key, Value string
+	Raw        []byte
+}
+
+// Object is the canonical encoding of an object whose members are given in
+// RFC 8785 order (for ASCII keys: byte order).
+func Object(members []Member) []byte {
+	size := 2
+	for _, m := range members {
+		size += len(m.Key) + len(m.Value) + len(m.Raw) + 6 // quotes, colon, comma
+	}
+	b := make([]byte, 0, size)
+	b = append(b, '{')
+	for i, m := range members {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, m.Key)
+		b = append(b, ':')
+		if m.Raw != nil {
+			b = append(b, m.Raw...)
+		} else {
+			b = AppendString(b, m.Value)
+		}
+	}
+	return append(b, '}')
+}

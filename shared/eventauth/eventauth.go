@@ -109,34 +109,19 @@ func mac(secret []byte, ev *auditevent.Event) []byte {
 // Signed is what a signature covers: the RFC 8785 (JCS) encoding of every
 // envelope attribute and the canonical payload.
 func Signed(ev *auditevent.Event) []byte {
-	fields := [...]struct{ key, value string }{ // JCS order (ASCII keys)
-		{"action", ev.Action},
-		{"actorId", ev.ActorID},
-		{"actorType", ev.ActorType},
-		{"category", ev.Category},
-		{"correlationId", ev.CorrelationID},
-		{"data", ""}, // raw canonical JSON, written below
-		{"id", ev.ID.String()},
-		{"outcome", ev.Outcome},
-		{"source", ev.Source},
-		{"subject", ev.Subject},
-		{"time", ev.Time.UTC().Format(integrity.TimeLayout)},
-		{"traceParent", ev.TraceParent},
-		{"type", ev.Type},
-	}
-	b := make([]byte, 0, 512+len(ev.Data))
-	b = append(b, '{')
-	for i, f := range fields {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = canonjson.AppendString(b, f.key)
-		b = append(b, ':')
-		if f.key == "data" {
-			b = append(b, ev.Data...)
-		} else {
-			b = canonjson.AppendString(b, f.value)
-		}
-	}
-	return append(b, '}')
+	return canonjson.Object([]canonjson.Member{ // JCS order (ASCII keys)
+		{Key: "action", Value: ev.Action},
+		{Key: "actorId", Value: ev.ActorID},
+		{Key: "actorType", Value: ev.ActorType},
+		{Key: "category", Value: ev.Category},
+		{Key: "correlationId", Value: ev.CorrelationID},
+		{Key: "data", Raw: ev.Data},
+		{Key: "id", Value: ev.ID.String()},
+		{Key: "outcome", Value: ev.Outcome},
+		{Key: "source", Value: ev.Source},
+		{Key: "subject", Value: ev.Subject},
+		{Key: "time", Value: ev.Time.UTC().Format(integrity.TimeLayout)},
+		{Key: "traceParent", Value: ev.TraceParent},
+		{Key: "type", Value: ev.Type},
+	})
 }

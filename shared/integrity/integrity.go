@@ -29,48 +29,28 @@ const TimeLayout = "2006-01-02T15:04:05.000000Z"
 // canonical JSON, as the collector stores it (after a read from jsonb, pass it
 // through canonjson.Transform first).
 func EventCanonical(r *auditevent.Record) []byte {
-	// Keys in JCS order (all ASCII, so byte order).
-	fields := [...]struct{ key, value string }{
-		{"action", r.Action},
-		{"actorId", r.ActorID},
-		{"actorType", r.ActorType},
-		{"category", r.Category},
-		{"clusterId", r.ClusterID},
-		{"correlationId", r.CorrelationID},
-		{"data", ""}, // raw JSON, written below
-		{"eventDate", r.EventDate.UTC().Format(time.DateOnly)},
-		{"eventId", r.ID.String()},
-		{"eventTime", r.Time.UTC().Format(TimeLayout)},
-		{"eventType", r.Type},
-		{"namespace", r.Namespace},
-		{"outcome", r.Outcome},
-		{"receivedAt", r.ReceivedAt.UTC().Format(TimeLayout)},
-		{"resourceId", r.ResourceID},
-		{"resourceType", r.ResourceType},
-		{"source", r.Source},
-		{"subject", r.Subject},
-		{"traceParent", r.TraceParent},
-		{"workflowId", r.WorkflowID},
-	}
-	size := 64 + len(r.Data) // braces, and the time and date values below
-	for _, f := range fields {
-		size += len(f.key) + len(f.value) + 6 // quotes, colon, comma
-	}
-	b := make([]byte, 0, size)
-	b = append(b, '{')
-	for i, f := range fields {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = canonjson.AppendString(b, f.key)
-		b = append(b, ':')
-		if f.key == "data" {
-			b = append(b, r.Data...)
-		} else {
-			b = canonjson.AppendString(b, f.value)
-		}
-	}
-	return append(b, '}')
+	return canonjson.Object([]canonjson.Member{
+		{Key: "action", Value: r.Action},
+		{Key: "actorId", Value: r.ActorID},
+		{Key: "actorType", Value: r.ActorType},
+		{Key: "category", Value: r.Category},
+		{Key: "clusterId", Value: r.ClusterID},
+		{Key: "correlationId", Value: r.CorrelationID},
+		{Key: "data", Raw: r.Data},
+		{Key: "eventDate", Value: r.EventDate.UTC().Format(time.DateOnly)},
+		{Key: "eventId", Value: r.ID.String()},
+		{Key: "eventTime", Value: r.Time.UTC().Format(TimeLayout)},
+		{Key: "eventType", Value: r.Type},
+		{Key: "namespace", Value: r.Namespace},
+		{Key: "outcome", Value: r.Outcome},
+		{Key: "receivedAt", Value: r.ReceivedAt.UTC().Format(TimeLayout)},
+		{Key: "resourceId", Value: r.ResourceID},
+		{Key: "resourceType", Value: r.ResourceType},
+		{Key: "source", Value: r.Source},
+		{Key: "subject", Value: r.Subject},
+		{Key: "traceParent", Value: r.TraceParent},
+		{Key: "workflowId", Value: r.WorkflowID},
+	})
 }
 
 // EventHash is SHA-256 of EventCanonical(r).
