@@ -76,7 +76,7 @@ func Parse(raw []byte) (*Keys, error) {
 
 // Sign sets ev.Signature with the first key.
 func (k *Keys) Sign(ev *auditevent.Event) {
-	ev.Signature = k.keys[0].id + ":" + base64.RawURLEncoding.EncodeToString(mac(k.keys[0].secret, ev))
+	ev.Signature = k.keys[0].signature(ev)
 }
 
 // Verify reports whether ev carries a valid signature by one of the keys.
@@ -85,19 +85,23 @@ func (k *Keys) Verify(ev *auditevent.Event) error {
 		return errors.New("is required: the event is not signed")
 	}
 	id, sig, ok := strings.Cut(ev.Signature, ":")
-	want, err := base64.RawURLEncoding.DecodeString(sig)
-	if !ok || err != nil {
+	if _, err := base64.RawURLEncoding.Strict().DecodeString(sig); !ok || err != nil {
 		return errors.New(`must be "<key id>:<base64url HMAC>"`)
 	}
 	for _, key := range k.keys {
 		if key.id == id {
-			if !hmac.Equal(mac(key.secret, ev), want) {
+			// The whole value is compared: one encoding per signature.
+			if !hmac.Equal([]byte(key.signature(ev)), []byte(ev.Signature)) {
 				return errors.New("does not match the event: altered or forged")
 			}
 			return nil
 		}
 	}
 	return fmt.Errorf("key %q is unknown", id)
+}
+
+func (k key) signature(ev *auditevent.Event) string {
+	return k.id + ":" + base64.RawURLEncoding.EncodeToString(mac(k.secret, ev))
 }
 
 func mac(secret []byte, ev *auditevent.Event) []byte {

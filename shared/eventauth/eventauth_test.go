@@ -104,3 +104,29 @@ func TestSignedIsRFC8785OfTheDocumentedObject(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, string(want), string(eventauth.Signed(&ev)))
 }
+
+// FuzzVerify feeds arbitrary key files and signature values: parsing and
+// checking never panic, a parsed key file signs what it verifies, and an
+// arbitrary signature value is accepted only if it is the real one.
+func FuzzVerify(f *testing.F) {
+	f.Add([]byte(keyA+"\n# old\n"+keyB), "abc:def")
+	f.Add([]byte("short"), "")
+	f.Add([]byte("\n\n"+keyB+"\r\n"), ":")
+	ev := fixtures.Event(auditevent.TypeActionsListed, "rr-fuzz", time.Now())
+	f.Fuzz(func(t *testing.T, file []byte, sig string) {
+		k, err := eventauth.Parse(file)
+		if err != nil {
+			return
+		}
+		signed := ev
+		k.Sign(&signed)
+		if err := k.Verify(&signed); err != nil {
+			t.Fatalf("a key file does not verify its own signature: %v", err)
+		}
+		forged := ev
+		forged.Signature = sig
+		if sig != signed.Signature && k.Verify(&forged) == nil {
+			t.Fatalf("accepted signature %q", sig)
+		}
+	})
+}
