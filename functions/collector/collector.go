@@ -69,7 +69,7 @@ func New() *Function {
 		registry: prometheus.NewRegistry(),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditfn_collector_events_total",
-			Help: "Audit events received, by result: stored, duplicate or rejected.",
+			Help: "Audit events received, by result: stored, duplicate, rejected (invalid) or unauthenticated (bad or missing signature: alert on it).",
 		}, []string{"result"}),
 		compactions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditfn_collector_compactions_total",
@@ -174,7 +174,11 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if status != http.StatusOK {
-		f.events.WithLabelValues("rejected").Add(float64(max(len(events), 1)))
+		result := "rejected"
+		if status == http.StatusForbidden {
+			result = "unauthenticated"
+		}
+		f.events.WithLabelValues(result).Add(float64(max(len(events), 1)))
 		problem.Write(w, status, "no event of this request was stored", errs...)
 		return
 	}

@@ -86,4 +86,9 @@ func TestOnlySignedEventsAreStored(t *testing.T) {
 		assert.Equal(t, c.field, p.Errors[0].Field, name)
 	}
 	assert.Zero(t, db.Count(t, "audit.audit_events WHERE correlation_id = 'rr-forged'"))
+	resp, err := http.Get(col.URL() + "/metrics")
+	require.NoError(t, err)
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(metrics), `auditfn_collector_events_total{result="unauthenticated"} 7`, "3 single forgeries and a batch of 4")
 }
