@@ -61,8 +61,8 @@ func VerifyChain(ctx context.Context, pool *pgxpool.Pool) ([]Finding, int, error
 // none were). It returns the number of events checked.
 //
 // The chain is cut into spans of about chunkEvents events, verified in
-// parallel, each on its own connection; only the spans being checked are in
-// memory.
+// parallel, each on its own connection; of the hot rows only the spans being
+// checked are in memory. Archived events in scope are read up front.
 func Verify(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Archived) ([]Finding, int, error) {
 	seqs, err := scopeSeqs(ctx, pool, s, archived)
 	if err != nil {
