@@ -94,12 +94,11 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
-	var keys *eventauth.Keys
-	if path := c[eventauth.Setting]; path != "" {
-		if keys, err = eventauth.Load(path); err != nil {
-			return err
-		}
-	} else {
+	keys, err := eventauth.FromConfig(c)
+	if err != nil {
+		return err
+	}
+	if keys == nil {
 		f.log.Warn("sender authentication is off: unsigned audit events are accepted; set " + eventauth.Setting)
 	}
 	pool, err := pgdb.Open(ctx, dsn)

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"hash"
 	"math"
 	"runtime"
 	"slices"
@@ -87,7 +85,7 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Archived)
 	for i, sp := range spans {
 		var spanSeqs []int64
 		if seqs != nil {
-			lo, _ := slices.BinarySearch(seqs, sp.after+1)
+			lo := sort.Search(len(seqs), func(j int) bool { return seqs[j] > sp.after })
 			hi := sort.Search(len(seqs), func(j int) bool { return seqs[j] > sp.through })
 			spanSeqs = seqs[lo:hi:hi]
 		}
@@ -175,32 +173,27 @@ func chainSpans(ctx context.Context, pool *pgxpool.Pool, seqs []int64) ([]span, 
 // order while the span's events arrive in (ledger_seq, ledger_pos) order.
 type checker struct {
 	span
-	seqs   []int64        // the span's batches in scope; nil: all
-	scoped map[int64]bool // the same, for lookups
+	seqs []int64 // the span's batches in scope, sorted; nil: all
 
 	batches  []integrity.Batch // the span's batches, led by its predecessor
 	next     int               // index of the next batch to open
 	prev     integrity.Batch   // last batch opened
 	cur      *integrity.Batch  // in-scope batch whose events are arriving
-	pos      int               // events of cur seen so far
-	digest   hash.Hash         // of their hashes
+	hashes   [][]byte          // recomputed hashes of cur's events so far
 	findings []Finding
 	checked  int
 }
 
 func newChecker(sp span, seqs []int64) *checker {
-	c := &checker{span: sp, seqs: seqs, prev: integrity.Batch{Hash: integrity.Genesis}, digest: sha256.New()}
-	if seqs != nil {
-		c.scoped = make(map[int64]bool, len(seqs))
-		for _, q := range seqs {
-			c.scoped[q] = true
-		}
-	}
-	return c
+	return &checker{span: sp, seqs: seqs, prev: integrity.Batch{Hash: integrity.Genesis}}
 }
 
 func (c *checker) inScope(seq int64) bool {
-	return seq > c.after && (c.scoped == nil || c.scoped[seq])
+	if c.seqs == nil {
+		return seq > c.after
+	}
+	_, found := slices.BinarySearch(c.seqs, seq)
+	return found
 }
 
 func (c *checker) report(seq int64, id, format string, args ...any) {
@@ -271,15 +264,14 @@ func (c *checker) event(r *auditevent.Record) {
 		c.report(r.LedgerSeq, r.ID.String(), "event belongs to no ledger batch")
 		return
 	}
-	if int(r.LedgerPos) != c.pos {
-		c.report(r.LedgerSeq, r.ID.String(), "at ledger_pos %d, expected %d", r.LedgerPos, c.pos)
+	if int(r.LedgerPos) != len(c.hashes) {
+		c.report(r.LedgerSeq, r.ID.String(), "at ledger_pos %d, expected %d", r.LedgerPos, len(c.hashes))
 	}
 	h := integrity.EventHash(r)
 	if !bytes.Equal(h, r.Hash) {
 		c.report(r.LedgerSeq, r.ID.String(), "event content does not match its event_hash")
 	}
-	c.digest.Write(h)
-	c.pos++
+	c.hashes = append(c.hashes, h)
 }
 
 // openThrough opens, in order, every batch up to seq: those before it have
@@ -306,7 +298,7 @@ func (c *checker) open(b *integrity.Batch) {
 		if !bytes.Equal(b.PrevHash, c.prev.Hash) {
 			c.report(b.Seq, "", "prev_hash does not match the hash of batch %d", c.prev.Seq)
 		}
-	case c.scoped == nil || b.Seq > 1:
+	case c.seqs == nil || b.Seq > 1:
 		c.report(b.Seq, "", "ledger gap: batch %d is missing", b.Seq-1)
 	}
 	sealed := *b
@@ -314,8 +306,7 @@ func (c *checker) open(b *integrity.Batch) {
 	if !bytes.Equal(sealed.Hash, b.Hash) {
 		c.report(b.Seq, "", "batch_hash does not match its fields")
 	}
-	c.cur, c.pos = b, 0
-	c.digest.Reset()
+	c.cur, c.hashes = b, c.hashes[:0]
 }
 
 // close checks the open batch's event count and digest.
@@ -324,9 +315,9 @@ func (c *checker) close() {
 		return
 	}
 	b := c.cur
-	if c.pos != b.EventCount {
-		c.report(b.Seq, "", "batch holds %d events, ledger says %d", c.pos, b.EventCount)
-	} else if !bytes.Equal(c.digest.Sum(nil), b.EventsDigest) {
+	if len(c.hashes) != b.EventCount {
+		c.report(b.Seq, "", "batch holds %d events, ledger says %d", len(c.hashes), b.EventCount)
+	} else if !bytes.Equal(integrity.EventsDigest(c.hashes), b.EventsDigest) {
 		c.report(b.Seq, "", "events do not match the batch's events_digest")
 	}
 	c.prev, c.cur = *b, nil

@@ -30,11 +30,9 @@ func FromConfig(c config.Config, reg prometheus.Registerer, log *slog.Logger) (*
 	if err != nil {
 		return nil, err
 	}
-	var keys *eventauth.Keys
-	if path := c[eventauth.Setting]; path != "" {
-		if keys, err = eventauth.Load(path); err != nil {
-			return nil, err
-		}
+	keys, err := eventauth.FromConfig(c)
+	if err != nil {
+		return nil, err
 	}
 	return New(Options{Sink: sink, Mode: Mode(c[SettingMode]), BufferSize: buffer, BatchSize: batch, Keys: keys, Registerer: reg, Logger: log})
 }

@@ -22,6 +22,7 @@ import (
 
 	"function/shared/auditevent"
 	"function/shared/canonjson"
+	"function/shared/config"
 	"function/shared/integrity"
 )
 
@@ -42,6 +43,14 @@ type Keys struct {
 type key struct {
 	id     string
 	secret []byte
+}
+
+// FromConfig loads the keys named by Setting; nil when it is not set.
+func FromConfig(c config.Config) (*Keys, error) {
+	if c[Setting] == "" {
+		return nil, nil
+	}
+	return Load(c[Setting])
 }
 
 // Load reads a key file.
