@@ -118,10 +118,15 @@ func prepare(w *Workflow, known map[string]*ActionType) error {
 		return w.src.errorf(w.WorkflowName, field, "%v", err)
 	}
 	w.schema = &lazySchema{}
-	var err error
-	if w.ContentHash, err = contentHash(w); err != nil {
-		return w.src.errorf(w.WorkflowName, "spec.parameters", "%v", err)
+	content := w.stored
+	w.stored = nil // hashed once; the snapshot keeps the decoded fields only
+	if content == nil {
+		var err error
+		if content, err = canonicalContent(w); err != nil {
+			return w.src.errorf(w.WorkflowName, "spec.parameters", "%v", err)
+		}
 	}
+	w.ContentHash = contentHash(content)
 	w.WorkflowID = workflowID(w.ContentHash)
 	return nil
 }

@@ -34,6 +34,10 @@ func TestContentHashIsTheDocumentsCanonicalJSON(t *testing.T) {
 	sum := sha256.Sum256(canonical)
 	assert.Equal(t, hex.EncodeToString(sum[:]), w.ContentHash)
 
+	content, err := w.Content()
+	require.NoError(t, err)
+	assert.Equal(t, string(canonical), string(content), "Content is what the hash covers")
+
 	namespace := uuid.MustParse("6ba7b810-9dad-51d0-80b7-00c04fd430c8")
 	assert.Equal(t, uuid.NewSHA1(namespace, []byte(w.ContentHash)), w.WorkflowID)
 	assert.Equal(t, uuid.Version(5), w.WorkflowID.Version())
@@ -96,4 +100,29 @@ func TestContentHashIgnoresNumberSpelling(t *testing.T) {
 	a := loadWorkflow(t, strings.Replace(workflowYAML, "type: object\n", "type: object\n    maxProperties: 10\n", 1))
 	b := loadWorkflow(t, strings.Replace(workflowYAML, "type: object\n", "type: object\n    maxProperties: 1.0e1\n", 1))
 	assert.Equal(t, a.ContentHash, b.ContentHash)
+}
+
+// A workflow read back from its content (as a snapshot load does) gets the
+// identity the loader gave it, with the same fields.
+func TestParseContentRoundTrip(t *testing.T) {
+	w := loadWorkflow(t, workflowYAML)
+	content, err := w.Content()
+	require.NoError(t, err)
+	parsed, err := catalog.ParseContent(content, catalog.StatusDeprecated)
+	require.NoError(t, err)
+	c, err := catalog.New(nil, []catalog.Workflow{parsed})
+	require.Error(t, err, "its action type is unknown to an empty catalog")
+	a, err := catalog.LoadDir(files("a.yaml", actionTypeYAML))
+	require.NoError(t, err)
+	c, err = catalog.New(a.ActionTypes(), []catalog.Workflow{parsed})
+	require.NoError(t, err)
+	got := c.Workflows()[0]
+	assert.Equal(t, w.WorkflowID, got.WorkflowID)
+	assert.Equal(t, w.WorkflowSpec, got.WorkflowSpec)
+	assert.Equal(t, catalog.StatusDeprecated, got.Status)
+
+	_, err = catalog.ParseContent([]byte(`{"apiVersion":"kubernaut.ai/v1alpha1","kind":"ActionType"}`), catalog.StatusActive)
+	assert.ErrorContains(t, err, "want kubernaut.ai/v1alpha1 RemediationWorkflow")
+	_, err = catalog.ParseContent([]byte(`{"kind":`), catalog.StatusActive)
+	assert.Error(t, err)
 }

@@ -94,9 +94,14 @@ type Workflow struct {
 	ContentHash string `json:"contentHash"`
 	Status      Status `json:"status"`
 
+	stored []byte // content as read by ParseContent, for New to hash as is
 	schema *lazySchema
 	src    source
 }
+
+// Content is the canonical JSON document ContentHash is the SHA-256 of: what
+// the catalog tables store.
+func (w *Workflow) Content() ([]byte, error) { return canonicalContent(w) }
 
 // lazySchema compiles a parameter schema on first use. Compiling (which
 // validates the schema against its metaschema) was most of a snapshot's

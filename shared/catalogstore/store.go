@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/jackc/pgx/v5"
@@ -28,7 +30,7 @@ func Load(ctx context.Context, q Querier) (*catalog.Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read action types: %w", err)
 	}
-	workflows, err := collect[catalog.Workflow](ctx, q, `SELECT document FROM catalog.workflows ORDER BY workflow_name, version`)
+	workflows, err := loadWorkflows(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("read workflows: %w", err)
 	}
@@ -54,6 +56,58 @@ func collect[T any](ctx context.Context, q Querier, sql string) ([]T, error) {
 		// encoding/json, which matters for a scale-from-zero start.
 		return v, jsonv2.Unmarshal(doc, &v)
 	})
+}
+
+// storedWorkflow is a catalog.workflows row as Load reads it: its content,
+// or, saved before the content column existed, its document.
+type storedWorkflow struct {
+	status   string
+	content  []byte
+	document []byte
+}
+
+func (s *storedWorkflow) decode() (catalog.Workflow, error) {
+	if s.content != nil {
+		return catalog.ParseContent(s.content, catalog.Status(s.status))
+	}
+	var w catalog.Workflow
+	return w, jsonv2.Unmarshal(s.document, &w)
+}
+
+// loadWorkflows reads every workflow version, decoding them on all CPUs:
+// with the content hashed as stored, decoding is most of a snapshot load,
+// and a function that scales from zero is not ready before it is done.
+func loadWorkflows(ctx context.Context, q Querier) ([]catalog.Workflow, error) {
+	rows, err := q.Query(ctx, `SELECT status, content, CASE WHEN content IS NULL THEN document END
+		FROM catalog.workflows ORDER BY workflow_name, version`)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storedWorkflow, error) {
+		var s storedWorkflow
+		return s, r.Scan(&s.status, &s.content, &s.document)
+	})
+	if err != nil {
+		return nil, err
+	}
+	workflows := make([]catalog.Workflow, len(stored))
+	errs := make([]error, len(stored))
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for k := range workers {
+		wg.Go(func() {
+			for i := k; i < len(stored); i += workers {
+				workflows[i], errs[i] = stored[i].decode()
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("workflow row %d: %w", i+1, err)
+		}
+	}
+	return workflows, nil
 }
 
 // ErrVersionChanged is returned when a loaded document changes the content of
@@ -88,6 +142,10 @@ func Save(ctx context.Context, conn *pgx.Conn, c *catalog.Catalog) error {
 		if err != nil {
 			return err
 		}
+		content, err := w.Content()
+		if err != nil {
+			return err
+		}
 		var id [16]byte
 		err = tx.QueryRow(ctx, `SELECT workflow_id FROM catalog.workflows WHERE workflow_name = $1 AND version = $2`,
 			w.WorkflowName, w.Version).Scan(&id)
@@ -99,16 +157,28 @@ func Save(ctx context.Context, conn *pgx.Conn, c *catalog.Catalog) error {
 			return fmt.Errorf("%s %s: %w", w.WorkflowName, w.Version, ErrVersionChanged)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO catalog.workflows
-			(workflow_id, workflow_name, version, action_type, status, content_hash, document)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT (workflow_id) DO UPDATE SET status = EXCLUDED.status, document = EXCLUDED.document, loaded_at = now()
-			WHERE catalog.workflows.status IS DISTINCT FROM EXCLUDED.status`,
-			w.WorkflowID, w.WorkflowName, w.Version, w.ActionType, string(w.Status), w.ContentHash, doc); err != nil {
+			(workflow_id, workflow_name, version, action_type, status, content_hash, document, content)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (workflow_id) DO UPDATE SET status = EXCLUDED.status, document = EXCLUDED.document,
+				content = EXCLUDED.content, loaded_at = now()
+			WHERE catalog.workflows.status IS DISTINCT FROM EXCLUDED.status OR catalog.workflows.content IS NULL`,
+			w.WorkflowID, w.WorkflowName, w.Version, w.ActionType, string(w.Status), w.ContentHash, doc, string(content)); err != nil {
 			return fmt.Errorf("workflow %s %s: %w", w.WorkflowName, w.Version, err)
 		}
 	}
-	if _, err := Load(ctx, tx); err != nil {
+	// What functions will load must be this catalog, under the same ids.
+	loaded, err := Load(ctx, tx)
+	if err != nil {
 		return err
+	}
+	ids := map[[16]byte]bool{}
+	for _, w := range loaded.Workflows() {
+		ids[w.WorkflowID] = true
+	}
+	for _, w := range c.Workflows() {
+		if !ids[w.WorkflowID] {
+			return fmt.Errorf("workflow %s %s: stored content does not load back under id %s", w.WorkflowName, w.Version, w.WorkflowID)
+		}
 	}
 	return tx.Commit(ctx)
 }

@@ -27,7 +27,7 @@ import (
 // the same run, then through HTTP to a real process, and the time from
 // process start to ready (first snapshot loaded).
 func BenchmarkDiscovery(b *testing.B) {
-	const requests = 5000
+	const requests, starts = 5000, 7
 	for range b.N {
 		db := testenv.NewDB(b)
 		ctx := context.Background()
@@ -57,10 +57,21 @@ func BenchmarkDiscovery(b *testing.B) {
 		on := handlerLatencies(fn, path, requests)
 		require.NoError(b, fn.Stop(ctx))
 
-		start := time.Now()
-		proc := procs.Start(b, procs.Binary(b, "./cmd/auditfn"), procs.FreeAddr(b), map[string]string{
-			"AUDITFN_FUNCTION": "workflows", "AUDITFN_PG_DSN": db.AppDSN, "K_SINK": col.URL()})
-		ready := time.Since(start)
+		// A single start is at the mercy of whatever else the machine does
+		// at that moment: start several, one after another, and keep the
+		// last one serving.
+		var ready []time.Duration
+		var proc *procs.Proc
+		for i := range starts {
+			start := time.Now()
+			proc = procs.Start(b, procs.Binary(b, "./cmd/auditfn"), procs.FreeAddr(b), map[string]string{
+				"AUDITFN_FUNCTION": "workflows", "AUDITFN_PG_DSN": db.AppDSN, "K_SINK": col.URL()})
+			ready = append(ready, time.Since(start))
+			if i < starts-1 {
+				proc.Term()
+				require.NoError(b, proc.Wait(10*time.Second))
+			}
+		}
 		overHTTP := httpLatencies(b, proc.URL()+path, requests)
 
 		b.ReportMetric(ms(pct(on, 50)), "audit_on_p50_ms")
@@ -70,10 +81,11 @@ func BenchmarkDiscovery(b *testing.B) {
 		b.ReportMetric(ms(pct(on, 99)-pct(off, 99)), "audit_added_p99_ms")
 		b.ReportMetric(ms(pct(overHTTP, 50)), "http_p50_ms")
 		b.ReportMetric(ms(pct(overHTTP, 99)), "http_p99_ms")
-		b.ReportMetric(ms(ready), "start_to_ready_ms")
-		b.Logf("step 2 on %d workflows (%s: %d listed): handler p50/p99 audit on %s/%s, off %s/%s; over HTTP p50/p99 %s/%s; process start to ready %s (readiness polled every 5 ms)",
+		b.ReportMetric(ms(pct(ready, 50)), "start_to_ready_p50_ms")
+		b.ReportMetric(ms(slices.Max(ready)), "start_to_ready_max_ms")
+		b.Logf("step 2 on %d workflows (%s: %d listed): handler p50/p99 audit on %s/%s, off %s/%s; over HTTP p50/p99 %s/%s; process start to ready, %d starts: median %s, max %s (readiness polled every 5 ms)",
 			len(c.Workflows()), action, total(c, action, query), pct(on, 50), pct(on, 99), pct(off, 50), pct(off, 99),
-			pct(overHTTP, 50), pct(overHTTP, 99), ready.Round(time.Millisecond))
+			pct(overHTTP, 50), pct(overHTTP, 99), starts, pct(ready, 50).Round(time.Millisecond), slices.Max(ready).Round(time.Millisecond))
 	}
 }
 
