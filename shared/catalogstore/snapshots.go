@@ -2,13 +2,14 @@ package catalogstore
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgxlisten"
 
 	"function/shared/catalog"
@@ -17,25 +18,30 @@ import (
 // Snapshots holds the current catalog snapshot and replaces it whenever the
 // catalog tables change (LISTEN auditfn_catalog), and after every reconnect
 // of the listener, since notifications sent while disconnected are lost.
+//
+// Everything runs on the listener's one connection: each (re)connect LISTENs
+// first and then loads (the backlog), so no change can fall between the two,
+// and a function starting from zero opens one connection and loads once.
 type Snapshots struct {
-	pool    *pgxpool.Pool
 	log     *slog.Logger
 	current atomic.Pointer[catalog.Catalog]
+	first   chan error // the first load's outcome
+	settled sync.Once
 	cancel  context.CancelFunc
 	done    chan struct{}
 }
 
-// Watch loads the first snapshot and keeps it current until Close.
-func Watch(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*Snapshots, error) {
-	s := &Snapshots{pool: pool, log: log, done: make(chan struct{})}
-	if err := s.reload(ctx); err != nil {
-		return nil, err
-	}
+// Watch connects, loads the first snapshot and keeps it current until Close.
+// It fails if the first connection or load does.
+func Watch(ctx context.Context, cfg *pgx.ConnConfig, log *slog.Logger) (*Snapshots, error) {
+	s := &Snapshots{log: log, first: make(chan error, 1), done: make(chan struct{})}
 	listener := &pgxlisten.Listener{
-		Connect: func(ctx context.Context) (*pgx.Conn, error) {
-			return pgx.ConnectConfig(ctx, pool.Config().ConnConfig.Copy())
+		Connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, cfg.Copy()) },
+		// Every failure comes here, a failed connect or first load too.
+		LogError: func(_ context.Context, err error) {
+			s.settle(err)
+			log.Warn("catalog listener", "err", err)
 		},
-		LogError: func(_ context.Context, err error) { log.Warn("catalog listener", "err", err) },
 		// Retry soon: until the listener is back, changes go unseen.
 		ReconnectDelay: 2 * time.Second,
 	}
@@ -46,7 +52,22 @@ func Watch(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*Snapshot
 		defer close(s.done)
 		_ = listener.Listen(bg)
 	}()
-	return s, nil
+	select {
+	case err := <-s.first:
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("catalog snapshot: %w", err)
+		}
+		return s, nil
+	case <-ctx.Done():
+		s.Close()
+		return nil, ctx.Err()
+	}
+}
+
+// settle reports the first load's outcome to Watch; later ones are not its.
+func (s *Snapshots) settle(err error) {
+	s.settled.Do(func() { s.first <- err })
 }
 
 // Current is the snapshot to serve from; it never changes under the caller.
@@ -59,20 +80,25 @@ func (s *Snapshots) Close() {
 }
 
 // HandleNotification reloads on every change signal.
-func (s *Snapshots) HandleNotification(ctx context.Context, _ *pgconn.Notification, _ *pgx.Conn) error {
-	return s.reload(ctx)
+func (s *Snapshots) HandleNotification(ctx context.Context, _ *pgconn.Notification, conn *pgx.Conn) error {
+	return s.reload(ctx, conn)
 }
 
-// HandleBacklog reloads when the listener (re)connects.
-func (s *Snapshots) HandleBacklog(ctx context.Context, _ string, _ *pgx.Conn) error {
-	return s.reload(ctx)
+// HandleBacklog loads when the listener (re)connects: the first snapshot,
+// or whatever changed while it was disconnected.
+func (s *Snapshots) HandleBacklog(ctx context.Context, _ string, conn *pgx.Conn) error {
+	if err := s.reload(ctx, conn); err != nil {
+		return err
+	}
+	s.settle(nil)
+	return nil
 }
 
 // reload swaps in a new snapshot. An invalid catalog in the database keeps
 // the previous snapshot serving.
-func (s *Snapshots) reload(ctx context.Context) error {
+func (s *Snapshots) reload(ctx context.Context, q Querier) error {
 	start := time.Now()
-	c, err := Load(ctx, s.pool)
+	c, err := Load(ctx, q)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -12,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"function/shared/auditevent"
@@ -20,7 +21,6 @@ import (
 	"function/shared/catalogstore"
 	"function/shared/config"
 	"function/shared/emitter"
-	"function/shared/pgdb"
 	"function/shared/problem"
 )
 
@@ -30,8 +30,8 @@ import (
 // HAPI.
 var Caller = auditevent.Actor{Type: "service", ID: "holmesgpt-api"}
 
-// Base is the lifecycle every discovery function shares: a PostgreSQL pool,
-// the catalog snapshot kept current from it, the audit emitter and metrics.
+// Base is the lifecycle every discovery function shares: the catalog
+// snapshot kept current from PostgreSQL, the audit emitter and metrics.
 // A function embeds it and adds Handle.
 type Base struct {
 	name     string
@@ -43,7 +43,6 @@ type Base struct {
 }
 
 type running struct {
-	pool    *pgxpool.Pool
 	catalog *catalogstore.Snapshots
 	emitter *emitter.Emitter
 	audit   func(auditevent.Event)
@@ -81,22 +80,20 @@ func (b *Base) Start(ctx context.Context, cfg map[string]string) error {
 	if _, err := c.Required(config.Sink); err != nil {
 		return err
 	}
-	pool, err := pgdb.Open(ctx, dsn)
+	pgcfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", config.PGDSN, err)
 	}
-	snaps, err := catalogstore.Watch(ctx, pool, b.log)
+	snaps, err := catalogstore.Watch(ctx, pgcfg, b.log)
 	if err != nil {
-		pool.Close()
 		return err
 	}
 	em, err := emitter.FromConfig(c, b.registry, b.log)
 	if err != nil {
 		snaps.Close()
-		pool.Close()
 		return err
 	}
-	b.state.Store(&running{pool: pool, catalog: snaps, emitter: em, audit: em.Emit})
+	b.state.Store(&running{catalog: snaps, emitter: em, audit: em.Emit})
 	return nil
 }
 
@@ -126,7 +123,6 @@ func (b *Base) Stop(ctx context.Context) error {
 	}
 	err := r.emitter.Close(ctx)
 	r.catalog.Close()
-	r.pool.Close()
 	return err
 }
 
