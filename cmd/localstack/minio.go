@@ -130,12 +130,23 @@ func (m *minio) start() error {
 	return fmt.Errorf("MinIO did not become healthy in 60s; see %s", filepath.Join(m.dir, "server.log"))
 }
 
-// ensureBucket creates the archive bucket with Object Lock enabled.
+// ensureBucket creates the archive bucket with Object Lock enabled. A server
+// answers its liveness check before its drive is initialised, and refuses
+// requests until then: those are retried for up to a minute.
 func (m *minio) ensureBucket(ctx context.Context) error {
 	c, err := miniogo.New(m.endpoint(), &miniogo.Options{Creds: credentials.NewStaticV4(minioUser, minioPassword, "")})
 	if err != nil {
 		return err
 	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		err := makeBucket(ctx, c)
+		if miniogo.ToErrorResponse(err).Code != "XMinioServerNotInitialized" || time.Now().After(deadline) {
+			return err
+		}
+	}
+}
+
+func makeBucket(ctx context.Context, c *miniogo.Client) error {
 	exists, err := c.BucketExists(ctx, mainBucket)
 	if err != nil || exists {
 		return err
