@@ -162,31 +162,27 @@ func (r *Reader) Seqs(ctx context.Context, s auditstore.Scope) ([]int64, error) 
 	return seqs, err
 }
 
-// Records returns the archived events of the given ledger batches, or of
-// all when seqs is nil (auditstore.Archived); a part covers a ledger range,
-// so only parts whose range meets the batches are read.
-func (r *Reader) Records(ctx context.Context, seqs []int64) ([]auditevent.Record, error) {
+// EachRecord calls fn with the archived events of the given ledger batches,
+// or of all when seqs is nil (auditstore.Archived); a part covers a ledger
+// range, so only parts whose range meets the batches are read.
+func (r *Reader) EachRecord(ctx context.Context, seqs []int64, fn func(*auditevent.Record)) error {
 	if seqs == nil {
-		var all []auditevent.Record
-		err := r.each(ctx, auditstore.Filter{}, func(rec *auditevent.Record) { all = append(all, *rec) })
-		return all, err
+		return r.each(ctx, auditstore.Filter{}, fn)
 	}
 	if len(seqs) == 0 {
-		return nil, nil
+		return nil
 	}
 	parts, err := r.parts(ctx, `v.seq_after < $2 AND v.seq_through >= $1`, slices.Min(seqs), slices.Max(seqs))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	want := make(map[int64]bool, len(seqs))
 	for _, q := range seqs {
 		want[q] = true
 	}
-	var out []auditevent.Record
-	err = r.read(ctx, parts, auditstore.Filter{}, func(rec *auditevent.Record) {
+	return r.read(ctx, parts, auditstore.Filter{}, func(rec *auditevent.Record) {
 		if want[rec.LedgerSeq] {
-			out = append(out, *rec)
+			fn(rec)
 		}
 	})
-	return out, err
 }

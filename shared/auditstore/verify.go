@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
@@ -39,8 +40,33 @@ type Scope struct {
 type Archived interface {
 	// Seqs are the ledger batches holding archived events in scope.
 	Seqs(ctx context.Context, s Scope) ([]int64, error)
-	// Records are the archived events of those batches; nil: of all.
-	Records(ctx context.Context, seqs []int64) ([]auditevent.Record, error)
+	// EachRecord calls fn with every archived event of those batches (nil:
+	// of all); fn must not keep the pointer.
+	EachRecord(ctx context.Context, seqs []int64, fn func(*auditevent.Record)) error
+}
+
+// checked is what verification keeps of an event once it has read it:
+// where the event says it sits in the chain, its recomputed hash and whether
+// that matches the stored one. At about 64 bytes instead of the whole
+// record, the events of a span (and every archived event in scope) fit in
+// memory however large their payloads.
+type checked struct {
+	seq    int64
+	pos    int32
+	hashOK bool
+	id     uuid.UUID
+	hash   [integrity.HashSize]byte
+}
+
+func check(r *auditevent.Record) checked {
+	e := checked{seq: r.LedgerSeq, pos: r.LedgerPos, id: r.ID}
+	e.hash = [integrity.HashSize]byte(integrity.EventHash(r))
+	e.hashOK = bytes.Equal(e.hash[:], r.Hash)
+	return e
+}
+
+func byChainPosition(a, b checked) int {
+	return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(a.pos, b.pos))
 }
 
 // chunkEvents is about how many events one verification worker reads per
@@ -60,20 +86,19 @@ func VerifyChain(ctx context.Context, pool *pgxpool.Pool) ([]Finding, int, error
 //
 // The chain is cut into spans of about chunkEvents events, verified in
 // parallel, each on its own connection; of the hot rows only the spans being
-// checked are in memory. Archived events in scope are read up front.
+// checked are in memory, and of every event only what checked keeps.
+// Archived events in scope are read up front.
 func Verify(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Archived) ([]Finding, int, error) {
 	seqs, err := scopeSeqs(ctx, pool, s, archived)
 	if err != nil {
 		return nil, 0, err
 	}
-	var cold []auditevent.Record
+	var cold []checked
 	if archived != nil {
-		if cold, err = archived.Records(ctx, seqs); err != nil {
+		if err := archived.EachRecord(ctx, seqs, func(r *auditevent.Record) { cold = append(cold, check(r)) }); err != nil {
 			return nil, 0, err
 		}
-		slices.SortFunc(cold, func(a, b auditevent.Record) int {
-			return cmp.Or(cmp.Compare(a.LedgerSeq, b.LedgerSeq), cmp.Compare(a.LedgerPos, b.LedgerPos))
-		})
+		slices.SortFunc(cold, byChainPosition)
 	}
 	spans, err := chainSpans(ctx, pool, seqs)
 	if err != nil {
@@ -90,8 +115,8 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Archived)
 			spanSeqs = seqs[lo:hi:hi]
 		}
 		checkers[i] = newChecker(sp, spanSeqs)
-		lo := sort.Search(len(cold), func(j int) bool { return cold[j].LedgerSeq > sp.after })
-		hi := sort.Search(len(cold), func(j int) bool { return cold[j].LedgerSeq > sp.through })
+		lo := sort.Search(len(cold), func(j int) bool { return cold[j].seq > sp.after })
+		hi := sort.Search(len(cold), func(j int) bool { return cold[j].seq > sp.through })
 		g.Go(func() error { return checkers[i].run(gctx, pool, cold[lo:hi]) })
 	}
 	if err := g.Wait(); err != nil {
@@ -202,7 +227,7 @@ func (c *checker) report(seq int64, id, format string, args ...any) {
 
 // run loads the span's batches (and each one's predecessor), then streams
 // its hot events merged with its archived ones (cold, sorted).
-func (c *checker) run(ctx context.Context, pool *pgxpool.Pool, cold []auditevent.Record) error {
+func (c *checker) run(ctx context.Context, pool *pgxpool.Pool, cold []checked) error {
 	ledgerSQL := `SELECT seq, prev_hash, event_count, events_digest, committed_at, batch_hash
 		FROM audit.ledger WHERE seq >= $1 AND seq <= $2`
 	recordsTail := "WHERE ledger_seq > $1 AND ledger_seq <= $2"
@@ -231,21 +256,17 @@ func (c *checker) run(ctx context.Context, pool *pgxpool.Pool, cold []auditevent
 	}
 	// Sorted here, not by PostgreSQL: unordered, the planner reads each
 	// partition's span in one pass instead of sorting it on disk.
-	recs := make([]*auditevent.Record, 0, chunkEvents)
+	events := make([]checked, 0, chunkEvents)
 	err = EachRecord(ctx, pool, recordsTail, recordsArgs, func(r *auditevent.Record) {
-		recs = append(recs, r)
+		events = append(events, check(r))
 	})
 	if err != nil {
 		return err
 	}
-	for i := range cold {
-		recs = append(recs, &cold[i])
-	}
-	slices.SortFunc(recs, func(a, b *auditevent.Record) int {
-		return cmp.Or(cmp.Compare(a.LedgerSeq, b.LedgerSeq), cmp.Compare(a.LedgerPos, b.LedgerPos))
-	})
-	for _, r := range recs {
-		c.event(r)
+	events = append(events, cold...)
+	slices.SortFunc(events, byChainPosition)
+	for i := range events {
+		c.event(&events[i])
 	}
 	c.close()
 	c.openThrough(math.MaxInt64)
@@ -253,25 +274,24 @@ func (c *checker) run(ctx context.Context, pool *pgxpool.Pool, cold []auditevent
 }
 
 // event checks the next event of the span.
-func (c *checker) event(r *auditevent.Record) {
+func (c *checker) event(e *checked) {
 	c.checked++
-	if c.cur == nil || c.cur.Seq != r.LedgerSeq {
+	if c.cur == nil || c.cur.Seq != e.seq {
 		c.close()
-		c.openThrough(r.LedgerSeq)
+		c.openThrough(e.seq)
 	}
-	if c.cur == nil || c.cur.Seq != r.LedgerSeq {
+	if c.cur == nil || c.cur.Seq != e.seq {
 		// Events whose batch is missing from the ledger were inserted around it.
-		c.report(r.LedgerSeq, r.ID.String(), "event belongs to no ledger batch")
+		c.report(e.seq, e.id.String(), "event belongs to no ledger batch")
 		return
 	}
-	if int(r.LedgerPos) != len(c.hashes) {
-		c.report(r.LedgerSeq, r.ID.String(), "at ledger_pos %d, expected %d", r.LedgerPos, len(c.hashes))
+	if int(e.pos) != len(c.hashes) {
+		c.report(e.seq, e.id.String(), "at ledger_pos %d, expected %d", e.pos, len(c.hashes))
 	}
-	h := integrity.EventHash(r)
-	if !bytes.Equal(h, r.Hash) {
-		c.report(r.LedgerSeq, r.ID.String(), "event content does not match its event_hash")
+	if !e.hashOK {
+		c.report(e.seq, e.id.String(), "event content does not match its event_hash")
 	}
-	c.hashes = append(c.hashes, h)
+	c.hashes = append(c.hashes, e.hash[:])
 }
 
 // openThrough opens, in order, every batch up to seq: those before it have
