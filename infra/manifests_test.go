@@ -841,20 +841,31 @@ func TestDeliveryHasRetriesAndDeadLetterSink(t *testing.T) {
 func TestSources(t *testing.T) {
 	d := load(t)
 
+	// Two hourly ticks: compaction in the collector, the block-clearance
+	// reconcile in blockclear.
 	pings := d.all("PingSource")
-	if len(pings) != 1 {
-		t.Fatalf("%d PingSources, want 1", len(pings))
+	if len(pings) != 2 {
+		t.Fatalf("%d PingSources, want 2", len(pings))
 	}
-	p := pings[0]
-	fields := strings.Fields(str(p.m, "spec", "schedule"))
-	if len(fields) != 5 || !regexp.MustCompile(`^[0-5]?[0-9]$`).MatchString(fields[0]) || strings.Join(fields[1:], " ") != "* * * *" {
-		t.Errorf("%s: schedule %q is not hourly (\"M * * * *\")", p, str(p.m, "spec", "schedule"))
+	want := map[string]string{"auditfn-collector": `{"task":"compact"}`, "auditfn-blockclear": `{"task":"reconcile"}`}
+	for _, p := range pings {
+		fields := strings.Fields(str(p.m, "spec", "schedule"))
+		if len(fields) != 5 || !regexp.MustCompile(`^[0-5]?[0-9]$`).MatchString(fields[0]) || strings.Join(fields[1:], " ") != "* * * *" {
+			t.Errorf("%s: schedule %q is not hourly (\"M * * * *\")", p, str(p.m, "spec", "schedule"))
+		}
+		sink := str(p.m, "spec", "sink", "ref", "name")
+		data, ok := want[sink]
+		if !ok {
+			t.Errorf("%s: sink %q, want one of auditfn-collector, auditfn-blockclear", p, sink)
+			continue
+		}
+		delete(want, sink)
+		if got := str(p.m, "spec", "data"); got != data {
+			t.Errorf("%s: data %q, want %s", p, got, data)
+		}
 	}
-	if got := str(p.m, "spec", "data"); got != `{"task":"compact"}` {
-		t.Errorf("%s: data %q, want {\"task\":\"compact\"}", p, got)
-	}
-	if n := str(p.m, "spec", "sink", "ref", "name"); n != "auditfn-collector" {
-		t.Errorf("%s: sink %q, want auditfn-collector", p, n)
+	if len(want) > 0 {
+		t.Errorf("no PingSource ticks %v", want)
 	}
 
 	bindings := d.all("SinkBinding")
@@ -985,8 +996,10 @@ func TestOperatorClusterRole(t *testing.T) {
 }
 
 // TestServiceAccounts: only the query function, which asks the API server
-// to authenticate auditors, gets an API token; it may create TokenReviews
-// and SubjectAccessReviews, and a ClusterRole lets auditors read the trail.
+// to authenticate auditors, and blockclear, which lists WorkflowExecutions to
+// reconcile, get an API token. The query function may create TokenReviews
+// and SubjectAccessReviews, and a ClusterRole lets auditors read the trail;
+// blockclear may get and list WorkflowExecutions.
 func TestServiceAccounts(t *testing.T) {
 	d := load(t)
 	for _, o := range d.all("Service") {
@@ -1000,12 +1013,16 @@ func TestServiceAccounts(t *testing.T) {
 		}
 		c := list(o.m, "spec", "template", "spec", "containers")[0]
 		kubeAuth := str(envOf(c)[query.SettingAuth], "value") == "kubernetes"
+		reconciles := str(envOf(c)["AUDITFN_FUNCTION"], "value") == "blockclear"
 		token := get(sa.m, "automountServiceAccountToken") != false
 		switch {
-		case kubeAuth && !token:
-			t.Errorf("%s: %s=kubernetes needs a token, but ServiceAccount %s mounts none", o, query.SettingAuth, saName)
-		case !kubeAuth && token:
+		case (kubeAuth || reconciles) && !token:
+			t.Errorf("%s: calls the API server, but ServiceAccount %s mounts no token", o, saName)
+		case !kubeAuth && !reconciles && token:
 			t.Errorf("%s: runs as ServiceAccount %s, which mounts an API token it does not need", o, saName)
+		}
+		if reconciles && !d.grants(saName, "kubernaut.ai", "workflowexecutions", "get", "list") {
+			t.Errorf("%s: ServiceAccount %s may not list workflowexecutions.kubernaut.ai, which the reconcile does", o, saName)
 		}
 		if !kubeAuth {
 			continue

@@ -3,7 +3,8 @@
 // a mutating admission webhook records who cleared the block, why, how and
 // when on status.blockClearance and emits workflowexecution.block.cleared;
 // ApiServerSource update events catch up on any clearance whose event was
-// missed. Nothing is ever deleted.
+// missed, and a periodic reconcile (a PingSource) on any that both missed.
+// Nothing is ever deleted.
 package blockclear
 
 import (
@@ -23,6 +24,7 @@ import (
 
 	"function/shared/config"
 	"function/shared/emitter"
+	"function/shared/kubeapi"
 	"function/shared/problem"
 )
 
@@ -44,6 +46,10 @@ type Function struct {
 	now      func() time.Time
 	stamps   *stamps
 	cleared  *prometheus.CounterVec
+	// The reconcile: nil kube outside a cluster.
+	kube      *kubeapi.Client
+	namespace string        // whose WorkflowExecutions it lists
+	window    time.Duration // how far back it looks
 }
 
 // New returns the function; Start connects its emitter.
@@ -55,7 +61,7 @@ func New() *Function {
 		stamps:   newStamps(10 * time.Minute),
 		cleared: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditfn_blockclear_decisions_total",
-			Help: "Admission decisions on WorkflowExecution updates and clearances caught up from cluster events.",
+			Help: "Admission decisions on WorkflowExecution updates, and clearances caught up from cluster events or reconciled.",
 		}, []string{"decision"}),
 	}
 	f.registry.MustRegister(f.cleared)
@@ -65,12 +71,33 @@ func New() *Function {
 // Registry holds the function's metrics.
 func (f *Function) Registry() *prometheus.Registry { return f.registry }
 
-// Start connects the audit emitter.
+// Start connects the audit emitter and, in a cluster, the API client the
+// reconcile lists WorkflowExecutions with.
 func (f *Function) Start(_ context.Context, cfg map[string]string) error {
-	em, err := emitter.FromConfig(config.Config(cfg), f.registry, f.log)
+	c := config.Config(cfg)
+	window, err := c.Duration(SettingReconcileWindow, 7*24*time.Hour)
 	if err != nil {
 		return err
 	}
+	// Without the API the webhook still works; only pings answer 503, which
+	// the PingSource's failed deliveries make visible.
+	namespace := c[SettingReconcileNamespace]
+	kube, err := kubeapi.InCluster()
+	if err == nil && namespace == "" {
+		namespace, err = kubeapi.InClusterNamespace()
+	}
+	switch {
+	case errors.Is(err, kubeapi.ErrNotInCluster):
+		f.log.Info("not in a cluster: pings will not reconcile block clearances")
+	case err != nil:
+		f.log.Error("pings will not reconcile block clearances: no API access", "err", err)
+		kube = nil
+	}
+	em, err := emitter.FromConfig(c, f.registry, f.log)
+	if err != nil {
+		return err
+	}
+	f.kube, f.namespace, f.window = kube, namespace, window
 	f.emitter.Store(em)
 	return nil
 }
@@ -148,7 +175,12 @@ func (f *Function) catchUp(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusBadRequest, "not a CloudEvent", problem.FieldError{Field: "body", Message: err.Error()})
 		return
 	}
-	if e.Type() != ResourceUpdate {
+	switch e.Type() {
+	case ResourceUpdate:
+	case PingType:
+		f.reconcileNow(w, r)
+		return
+	default:
 		w.WriteHeader(http.StatusAccepted) // not ours to act on
 		return
 	}
@@ -173,5 +205,23 @@ func (f *Function) catchUp(w http.ResponseWriter, r *http.Request) {
 	}
 	f.emitter.Load().Emit(ev)
 	f.cleared.WithLabelValues("caught_up").Inc()
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// reconcileNow answers a ping with a reconcile: 202 once every clearance in
+// the window is emitted, 503 (so the delivery is retried) if listing failed.
+func (f *Function) reconcileNow(w http.ResponseWriter, r *http.Request) {
+	if f.kube == nil {
+		problem.Write(w, http.StatusServiceUnavailable, "not in a Kubernetes cluster: nothing to reconcile")
+		return
+	}
+	n, err := f.reconcile(r.Context(), f.now().Add(-f.window), f.emitter.Load().Emit)
+	f.cleared.WithLabelValues("reconciled").Add(float64(n))
+	if err != nil {
+		f.log.Error("reconcile", "err", err, "emitted", n)
+		problem.Write(w, http.StatusServiceUnavailable, "reconcile failed; see the function's log")
+		return
+	}
+	f.log.Info("block clearances reconciled", "emitted", n, "window", f.window.String())
 	w.WriteHeader(http.StatusAccepted)
 }

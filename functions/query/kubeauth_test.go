@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
+
+	"function/shared/kubeapi"
 )
 
 // apiServer answers TokenReviews and SubjectAccessReviews like the
@@ -53,7 +55,7 @@ func TestKubernetesAuthenticationAndAuthorization(t *testing.T) {
 	var calls atomic.Int64
 	srv := apiServer(t, &calls)
 	defer srv.Close()
-	k := newKubeAuth(srv.URL, srv.Client(), func() ([]byte, error) { return []byte("sa-token\n"), nil })
+	k := newKubeAuth(kubeapi.New(srv.URL, srv.Client(), func() ([]byte, error) { return []byte("sa-token\n"), nil }))
 	ctx := context.Background()
 
 	name, err := k.authenticate(ctx, "good")
@@ -71,7 +73,7 @@ func TestKubernetesAuthenticationAndAuthorization(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, before, calls.Load(), "answers are cached")
 
-	broken := newKubeAuth(srv.URL, srv.Client(), func() ([]byte, error) { return []byte("wrong"), nil })
+	broken := newKubeAuth(kubeapi.New(srv.URL, srv.Client(), func() ([]byte, error) { return []byte("wrong"), nil }))
 	_, err = broken.authenticate(ctx, "good")
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, errUnauthenticated, "an API failure is not the caller's fault: 503, not 401")

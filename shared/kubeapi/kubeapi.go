@@ -1,0 +1,99 @@
+// Package kubeapi calls the Kubernetes API server as the pod's service
+// account: the few JSON requests the functions make (reviews for the query
+// API, listing WorkflowExecutions for block clearance). It is a small HTTP
+// client rather than client-go, whose package initialisation every function
+// of the one image would pay at each scale-from-zero start.
+package kubeapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+)
+
+// ServiceAccountDir is where a pod's API token and CA are mounted.
+const ServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// ErrNotInCluster is InCluster's answer outside a pod.
+var ErrNotInCluster = errors.New("not running in a Kubernetes cluster (KUBERNETES_SERVICE_HOST is not set)")
+
+// Client sends requests to one API server with a bearer token.
+type Client struct {
+	api   string // https://host:port
+	http  *http.Client
+	token func() ([]byte, error)
+}
+
+// New is a Client for the API server at api (scheme://host:port), sending
+// the token token returns with every request.
+func New(api string, hc *http.Client, token func() ([]byte, error)) *Client {
+	return &Client{api: api, http: hc, token: token}
+}
+
+// InCluster is a Client for the pod's own API server, as its service
+// account.
+func InCluster() (*Client, error) {
+	host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
+	if host == "" || port == "" {
+		return nil, ErrNotInCluster
+	}
+	ca, err := os.ReadFile(ServiceAccountDir + "/ca.crt")
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return New("https://"+host+":"+port, hc, func() ([]byte, error) {
+		return os.ReadFile(ServiceAccountDir + "/token") // re-read: projected tokens rotate
+	}), nil
+}
+
+// InClusterNamespace is the namespace the pod runs in.
+func InClusterNamespace() (string, error) {
+	b, err := os.ReadFile(ServiceAccountDir + "/namespace")
+	return string(bytes.TrimSpace(b)), err
+}
+
+// Do sends in (nil: no body) as JSON to path and decodes the answer into
+// out. Any status but 200 and 201 is an error naming it.
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	token, err := c.token()
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.api+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Authorization", "Bearer "+string(bytes.TrimSpace(token)))
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: API server answered %s", method, path, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
