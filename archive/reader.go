@@ -162,27 +162,36 @@ func (r *Reader) Seqs(ctx context.Context, s auditstore.Scope) ([]int64, error) 
 	return seqs, err
 }
 
-// EachRecord calls fn with the archived events of the given ledger batches,
-// or of all when seqs is nil (auditstore.Archived); a part covers a ledger
-// range, so only parts whose range meets the batches are read.
-func (r *Reader) EachRecord(ctx context.Context, seqs []int64, fn func(*auditevent.Record)) error {
-	if seqs == nil {
-		return r.each(ctx, auditstore.Filter{}, fn)
-	}
-	if len(seqs) == 0 {
-		return nil
-	}
-	parts, err := r.parts(ctx, `v.seq_after < $2 AND v.seq_through >= $1`, slices.Min(seqs), slices.Max(seqs))
+// Parts lists the dropped parts (auditstore.Archived), each with the range
+// of ledger batches its events actually belong to, from the statistics in
+// its Parquet footer: a part's recorded range starts at batch 0, so it does
+// not say where in the chain its events sit. A part is read in full, and its
+// SHA-256 checked, only when verification takes its events.
+func (r *Reader) Parts(ctx context.Context) ([]auditstore.ArchivedPart, error) {
+	parts, err := r.parts(ctx, `true`)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	want := make(map[int64]bool, len(seqs))
-	for _, q := range seqs {
-		want[q] = true
-	}
-	return r.read(ctx, parts, auditstore.Filter{}, func(rec *auditevent.Record) {
-		if want[rec.LedgerSeq] {
-			fn(rec)
+	out := make([]auditstore.ArchivedPart, len(parts))
+	for i, p := range parts {
+		first, last, err := r.store.seqRange(ctx, p.key, p.version)
+		if err != nil {
+			return nil, err
 		}
-	})
+		out[i] = &archivedPart{r: r, p: p, first: first, last: last}
+	}
+	return out, nil
+}
+
+// archivedPart is a dropped part as verification reads it.
+type archivedPart struct {
+	r           *Reader
+	p           coldPart
+	first, last int64
+}
+
+func (a *archivedPart) Seqs() (first, last int64) { return a.first, a.last }
+
+func (a *archivedPart) Each(ctx context.Context, fn func(*auditevent.Record)) error {
+	return a.r.read(ctx, []coldPart{a.p}, auditstore.Filter{}, fn)
 }

@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
@@ -132,6 +135,40 @@ func (s *store) get(ctx context.Context, key, versionID string, w io.Writer) (in
 
 // maxSmallObject bounds what getBytes reads (manifests, signatures, keys).
 const maxSmallObject = 16 << 20
+
+// seqRange reads, from a part's Parquet footer alone, the lowest and highest
+// ledger_seq of its rows (the whole int64 range if a row group has no
+// statistics).
+func (s *store) seqRange(ctx context.Context, key, versionID string) (first, last int64, err error) {
+	obj, err := s.c.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{VersionID: versionID})
+	if err != nil {
+		return 0, 0, fmt.Errorf("get %s: %w", key, err)
+	}
+	defer obj.Close()
+	pf, err := file.NewParquetReader(obj)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: not a Parquet file: %w", key, err)
+	}
+	defer pf.Close()
+	first, last = math.MaxInt64, math.MinInt64
+	md := pf.MetaData()
+	for i := range md.NumRowGroups() {
+		cc, err := md.RowGroup(i).ColumnChunk(colLedgerSeq)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", key, err)
+		}
+		st, err := cc.Statistics()
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %w", key, err)
+		}
+		seqs, ok := st.(*metadata.Int64Statistics)
+		if !ok || !seqs.HasMinMax() {
+			return math.MinInt64, math.MaxInt64, nil
+		}
+		first, last = min(first, seqs.Min()), max(last, seqs.Max())
+	}
+	return first, last, nil
+}
 
 func (s *store) getBytes(ctx context.Context, key, versionID string) ([]byte, error) {
 	var b limitedBuffer

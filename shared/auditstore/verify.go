@@ -40,16 +40,13 @@ type Scope struct {
 type Archived interface {
 	// Seqs are the ledger batches holding archived events in scope.
 	Seqs(ctx context.Context, s Scope) ([]int64, error)
-	// EachRecord calls fn with every archived event of those batches (nil:
-	// of all); fn must not keep the pointer.
-	EachRecord(ctx context.Context, seqs []int64, fn func(*auditevent.Record)) error
+	// Parts are all the archived parts.
+	Parts(ctx context.Context) ([]ArchivedPart, error)
 }
 
 // checked is what verification keeps of an event once it has read it:
 // where the event says it sits in the chain, its recomputed hash and whether
-// that matches the stored one. At about 64 bytes instead of the whole
-// record, the events of a span (and every archived event in scope) fit in
-// memory however large their payloads.
+// that matches the stored one: about 64 bytes however large the payload.
 type checked struct {
 	seq    int64
 	pos    int32
@@ -85,24 +82,25 @@ func VerifyChain(ctx context.Context, pool *pgxpool.Pool) ([]Finding, int, error
 // none were). It returns the number of events checked.
 //
 // The chain is cut into spans of about chunkEvents events, verified in
-// parallel, each on its own connection; of the hot rows only the spans being
-// checked are in memory, and of every event only what checked keeps.
-// Archived events in scope are read up front.
+// parallel (in chain order), each on its own connection. Only the spans in
+// flight are in memory, with the archived parts holding their events, and
+// of every event only what checked keeps.
 func Verify(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Archived) ([]Finding, int, error) {
 	seqs, err := scopeSeqs(ctx, pool, s, archived)
 	if err != nil {
 		return nil, 0, err
 	}
-	var cold []checked
-	if archived != nil {
-		if err := archived.EachRecord(ctx, seqs, func(r *auditevent.Record) { cold = append(cold, check(r)) }); err != nil {
-			return nil, 0, err
-		}
-		slices.SortFunc(cold, byChainPosition)
-	}
 	spans, err := chainSpans(ctx, pool, seqs)
 	if err != nil {
 		return nil, 0, err
+	}
+	cold := make([][]*coldPart, len(spans))
+	if archived != nil {
+		parts, err := archived.Parts(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		cold = attachParts(parts, spans, seqs)
 	}
 	checkers := make([]*checker, len(spans))
 	g, gctx := errgroup.WithContext(ctx)
@@ -115,9 +113,17 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Archived)
 			spanSeqs = seqs[lo:hi:hi]
 		}
 		checkers[i] = newChecker(sp, spanSeqs)
-		lo := sort.Search(len(cold), func(j int) bool { return cold[j].seq > sp.after })
-		hi := sort.Search(len(cold), func(j int) bool { return cold[j].seq > sp.through })
-		g.Go(func() error { return checkers[i].run(gctx, pool, cold[lo:hi]) })
+		g.Go(func() error {
+			var archivedEvents []checked
+			for _, p := range cold[i] {
+				share, err := p.take(gctx, sp)
+				if err != nil {
+					return err
+				}
+				archivedEvents = append(archivedEvents, share...)
+			}
+			return checkers[i].run(gctx, pool, archivedEvents)
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, 0, err

@@ -3,6 +3,7 @@ package auditstore_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"function/shared/auditevent"
 	"function/shared/auditstore"
 	"function/test/fixtures"
 )
@@ -66,4 +68,86 @@ func TestVerifyAcrossSpans(t *testing.T) {
 	}
 	assert.Equal(t, []int64{-3, 99}, outside, "forged events before the first and after the last batch")
 	assert.Len(t, findings, len(want)+2, "%+v", findings)
+}
+
+// fakePart is an archived part served from memory, counting its reads.
+type fakePart struct {
+	records []auditevent.Record
+	reads   int
+}
+
+func (p *fakePart) Seqs() (first, last int64) {
+	first, last = math.MaxInt64, math.MinInt64
+	for _, r := range p.records {
+		first, last = min(first, r.LedgerSeq), max(last, r.LedgerSeq)
+	}
+	return first, last
+}
+
+func (p *fakePart) Each(_ context.Context, fn func(*auditevent.Record)) error {
+	p.reads++
+	for i := range p.records {
+		r := p.records[i]
+		fn(&r)
+	}
+	return nil
+}
+
+type fakeArchive []*fakePart
+
+func (a fakeArchive) Seqs(context.Context, auditstore.Scope) ([]int64, error) { return nil, nil }
+
+func (a fakeArchive) Parts(context.Context) ([]auditstore.ArchivedPart, error) {
+	out := make([]auditstore.ArchivedPart, len(a))
+	for i, p := range a {
+		out[i] = p
+	}
+	return out, nil
+}
+
+// Days whose rows left the table are verified from their archived parts,
+// span by span: each part is read once, however many spans its batches
+// cross, and an altered archived event is named.
+func TestVerifyReadsEachArchivedPartOnceAcrossSpans(t *testing.T) {
+	defer auditstore.SetChunkEvents(7)()
+	db, pool, w := newWriter(t)
+	ctx := context.Background()
+	days := []time.Time{time.Now().AddDate(0, 0, -3), time.Now().AddDate(0, 0, -2), time.Now()}
+	for i := range 12 {
+		_, err := w.Write(ctx, fixtures.Flow(fmt.Sprintf("rr-archived-%d", i), days[i/4]))
+		require.NoError(t, err)
+	}
+	admin, err := pgx.Connect(ctx, db.AdminDSN)
+	require.NoError(t, err)
+	defer admin.Close(ctx)
+	var archive fakeArchive
+	for _, d := range days[:2] {
+		recs, err := auditstore.ReadRecords(ctx, pool, "WHERE event_date = $1", d.UTC().Format(time.DateOnly))
+		require.NoError(t, err)
+		require.Len(t, recs, 20)
+		archive = append(archive, &fakePart{records: recs})
+		part := "audit.audit_events_" + d.UTC().Format("20060102")
+		_, err = admin.Exec(ctx, "ALTER TABLE audit.audit_events DETACH PARTITION "+part+"; DROP TABLE "+part)
+		require.NoError(t, err)
+	}
+
+	findings, checked, err := auditstore.Verify(ctx, pool, auditstore.Scope{}, archive)
+	require.NoError(t, err)
+	assert.Empty(t, findings)
+	assert.Equal(t, 60, checked)
+	for _, p := range archive {
+		assert.Equal(t, 1, p.reads, "each part is read once")
+	}
+
+	victim := &archive[1].records[3]
+	victim.ActorID = "mallory"
+	findings, _, err = auditstore.Verify(ctx, pool, auditstore.Scope{}, archive)
+	require.NoError(t, err)
+	assert.Contains(t, findings, auditstore.Finding{LedgerSeq: victim.LedgerSeq, EventID: victim.ID.String(),
+		Problem: "event content does not match its event_hash"})
+	assert.Len(t, findings, 2, "the event and its batch's digest: %+v", findings)
+
+	findings, _, err = auditstore.Verify(ctx, pool, auditstore.Scope{}, nil)
+	require.NoError(t, err)
+	assert.NotEmpty(t, findings, "without the archive the dropped days are missing")
 }
