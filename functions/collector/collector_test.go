@@ -68,6 +68,7 @@ func TestAcceptsBinaryStructuredAndBatchModes(t *testing.T) {
 
 	structured, err := json.Marshal(auditevent.ToCloudEvent(flow[1]))
 	require.NoError(t, err)
+	assert.Contains(t, string(structured), `"data":{`, "JSON payloads travel as JSON, not data_base64")
 	req, _ = http.NewRequest(http.MethodPost, url, bytes.NewReader(structured))
 	req.Header.Set("Content-Type", "application/cloudevents+json")
 	status, body = post(t, req)
@@ -77,6 +78,8 @@ func TestAcceptsBinaryStructuredAndBatchModes(t *testing.T) {
 	for _, ev := range flow[2:] {
 		batch = append(batch, auditevent.ToCloudEvent(ev))
 	}
+	// Other senders may send a JSON payload base64-encoded (data_base64).
+	require.NoError(t, batch[0].SetData(cloudevents.ApplicationJSON, []byte(flow[2].Data)))
 	req, err = cehttp.NewHTTPRequestFromEvents(ctx, url, batch)
 	require.NoError(t, err)
 	status, body = post(t, req)
@@ -85,6 +88,7 @@ func TestAcceptsBinaryStructuredAndBatchModes(t *testing.T) {
 
 	for _, ev := range flow {
 		assert.Equal(t, int64(1), db.Count(t, "audit.audit_events WHERE event_id = $1 AND event_type = $2", ev.ID, ev.Type))
+		assert.JSONEq(t, string(ev.Data), db.Scalar(t, "SELECT event_data::text FROM audit.audit_events WHERE event_id = $1", ev.ID).(string))
 	}
 }
 
