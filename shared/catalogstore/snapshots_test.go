@@ -4,16 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"function/shared/catalog"
 	"function/shared/catalogstore"
-	"function/test/testenv"
 )
 
 // Start-up fails, rather than waits, when the first connection fails.
@@ -27,24 +24,17 @@ func TestWatchFailsWhenTheFirstConnectDoes(t *testing.T) {
 // The first snapshot is there when Watch returns; a catalog saved later
 // replaces it without a restart.
 func TestWatchLoadsThenFollowsChanges(t *testing.T) {
-	db := testenv.NewDB(t)
 	ctx := context.Background()
+	db, conn := adminConn(t)
 	cfg, err := pgx.ParseConfig(db.AppDSN)
 	require.NoError(t, err)
-	conn, err := pgx.Connect(ctx, db.AdminDSN)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	first, err := catalog.LoadDir(fstest.MapFS{"generated.yaml": {Data: catalog.Generate(10, 1)}})
-	require.NoError(t, err)
-	require.NoError(t, catalogstore.Save(ctx, conn, first))
+	require.NoError(t, catalogstore.Save(ctx, conn, generated(t, 10, 1)))
 
 	snaps, err := catalogstore.Watch(ctx, cfg, slog.Default())
 	require.NoError(t, err)
 	defer snaps.Close()
 	require.Len(t, snaps.Current().Workflows(), 10)
 
-	more, err := catalog.LoadDir(fstest.MapFS{"generated.yaml": {Data: catalog.Generate(25, 1)}})
-	require.NoError(t, err)
-	require.NoError(t, catalogstore.Save(ctx, conn, more))
+	require.NoError(t, catalogstore.Save(ctx, conn, generated(t, 25, 1)))
 	assert.Eventually(t, func() bool { return len(snaps.Current().Workflows()) == 25 }, 10*time.Second, 10*time.Millisecond)
 }

@@ -19,13 +19,9 @@ import (
 // same specs, field for field (the documents are written by encoding/json
 // and read by the v2 prototype).
 func TestLoadReturnsWhatWasSaved(t *testing.T) {
-	db := testenv.NewDB(t)
 	ctx := context.Background()
-	saved, err := catalog.LoadDir(fstest.MapFS{"generated.yaml": {Data: catalog.Generate(200, 7)}})
-	require.NoError(t, err)
-	conn, err := pgx.Connect(ctx, db.AdminDSN)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
+	_, conn := adminConn(t)
+	saved := generated(t, 200, 7)
 	require.NoError(t, catalogstore.Save(ctx, conn, saved))
 
 	loaded, err := catalogstore.Load(ctx, conn)
@@ -46,17 +42,13 @@ func TestLoadReturnsWhatWasSaved(t *testing.T) {
 // content altered in the table is served under a new id, the old one is
 // gone, and the new one is what the loader would give the altered document.
 func TestStoredContentAlteredInPlaceChangesTheID(t *testing.T) {
-	db := testenv.NewDB(t)
 	ctx := context.Background()
-	saved, err := catalog.LoadDir(fstest.MapFS{"generated.yaml": {Data: catalog.Generate(20, 3)}})
-	require.NoError(t, err)
-	conn, err := pgx.Connect(ctx, db.AdminDSN)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
+	_, conn := adminConn(t)
+	saved := generated(t, 20, 3)
 	require.NoError(t, catalogstore.Save(ctx, conn, saved))
 
 	victim := saved.Workflows()[0]
-	_, err = conn.Exec(ctx, `UPDATE catalog.workflows SET content = replace(content, $2, $3) WHERE workflow_id = $1`,
+	_, err := conn.Exec(ctx, `UPDATE catalog.workflows SET content = replace(content, $2, $3) WHERE workflow_id = $1`,
 		victim.WorkflowID, `"what":"`, `"what":"ALTERED `)
 	require.NoError(t, err)
 
@@ -78,15 +70,11 @@ func TestStoredContentAlteredInPlaceChangesTheID(t *testing.T) {
 // Rows saved before the content column existed load from their document,
 // under the same ids; saving the catalog again fills their content.
 func TestRowsWithoutContentLoadAndAreFilledBySave(t *testing.T) {
-	db := testenv.NewDB(t)
 	ctx := context.Background()
-	saved, err := catalog.LoadDir(fstest.MapFS{"generated.yaml": {Data: catalog.Generate(30, 5)}})
-	require.NoError(t, err)
-	conn, err := pgx.Connect(ctx, db.AdminDSN)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
+	_, conn := adminConn(t)
+	saved := generated(t, 30, 5)
 	require.NoError(t, catalogstore.Save(ctx, conn, saved))
-	_, err = conn.Exec(ctx, `UPDATE catalog.workflows SET content = NULL`)
+	_, err := conn.Exec(ctx, `UPDATE catalog.workflows SET content = NULL`)
 	require.NoError(t, err)
 
 	loaded, err := catalogstore.Load(ctx, conn)
@@ -97,6 +85,24 @@ func TestRowsWithoutContentLoadAndAreFilledBySave(t *testing.T) {
 	var missing int
 	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM catalog.workflows WHERE content IS NULL`).Scan(&missing))
 	assert.Zero(t, missing)
+}
+
+// adminConn is a fresh database and a connection to it as the loader.
+func adminConn(t *testing.T) (testenv.DB, *pgx.Conn) {
+	t.Helper()
+	db := testenv.NewDB(t)
+	conn, err := pgx.Connect(context.Background(), db.AdminDSN)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return db, conn
+}
+
+// generated is a catalog of n generated workflows.
+func generated(t *testing.T, n int, seed int64) *catalog.Catalog {
+	t.Helper()
+	c, err := catalog.LoadDir(fstest.MapFS{"generated.yaml": {Data: catalog.Generate(n, seed)}})
+	require.NoError(t, err)
+	return c
 }
 
 func ids(c *catalog.Catalog) []string {
