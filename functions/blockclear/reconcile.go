@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"function/shared/auditevent"
@@ -36,13 +37,19 @@ func workflowExecutions(ns string) string {
 // listPage is how many WorkflowExecutions one list request asks for.
 const listPage = 500
 
+// maxReconciled bounds the events one reconcile emits, newest clearances
+// first: at half the emitter's default buffer, a flood of old clearances
+// cannot push out a webhook event waiting to be sent. Clearances are made by
+// people; a week of them is far fewer.
+var maxReconciled = 5000
+
 // reconcile emits the audit event of every clearance recorded on a
 // WorkflowExecution within the window. ApiServerSource sends nothing for
 // objects that changed while it was not running, so a clearance whose
 // webhook event was also lost would otherwise never be audited; the event
 // ids are the webhook's, so the collector keeps one copy of each.
 func (f *Function) reconcile(ctx context.Context, since time.Time, emit func(auditevent.Event)) (int, error) {
-	emitted := 0
+	var found []auditevent.Event
 	next := ""
 	for {
 		path := fmt.Sprintf("%s?limit=%d", workflowExecutions(f.namespace), listPage)
@@ -56,7 +63,7 @@ func (f *Function) reconcile(ctx context.Context, since time.Time, emit func(aud
 			Items []WorkflowExecution `json:"items"`
 		}
 		if err := f.kube.Do(ctx, http.MethodGet, path, nil, &page); err != nil {
-			return emitted, fmt.Errorf("list WorkflowExecutions: %w", err)
+			return 0, fmt.Errorf("list WorkflowExecutions: %w", err)
 		}
 		for i := range page.Items {
 			w := &page.Items[i]
@@ -68,12 +75,21 @@ func (f *Function) reconcile(ctx context.Context, since time.Time, emit func(aud
 				f.log.Error("reconcile: cannot build the audit event", "wfe", w.Namespace+"/"+w.Name, "err", err)
 				continue
 			}
+			found = append(found, ev)
+		}
+		if next = page.Metadata.Continue; next != "" {
+			continue
+		}
+		slices.SortStableFunc(found, func(a, b auditevent.Event) int { return b.Time.Compare(a.Time) })
+		if len(found) > maxReconciled {
+			f.log.Warn("reconcile: more clearances in the window than one pass emits; only the newest are; narrow "+SettingReconcileWindow,
+				"found", len(found), "emitted", maxReconciled)
+			found = found[:maxReconciled]
+		}
+		for _, ev := range found {
 			emit(ev)
-			emitted++
 		}
-		if next = page.Metadata.Continue; next == "" {
-			return emitted, nil
-		}
+		return len(found), nil
 	}
 }
 

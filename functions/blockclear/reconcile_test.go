@@ -94,6 +94,18 @@ func TestReconcileEmitsEachRecentClearanceUnderTheWebhooksID(t *testing.T) {
 		assert.Equal(t, want, got[i], "the same event the webhook emitted for %s", w.Name)
 	}
 
+	defer func(n int) { maxReconciled = n }(maxReconciled)
+	maxReconciled = 1
+	capped := listServer(t, []WorkflowExecution{items[3], items[1], items[0]}) // the newest listed last
+	defer capped.Close()
+	withAPI(f, capped, "sa-token")
+	got = nil
+	n, err = f.reconcile(context.Background(), now.Add(-f.window), func(e auditevent.Event) { got = append(got, e) })
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	require.Len(t, got, 1)
+	assert.Equal(t, "payments/wfe-a", got[0].Subject, "over the cap, the newest clearances go first")
+
 	withAPI(f, srv, "wrong")
 	_, err = f.reconcile(context.Background(), now.Add(-f.window), func(auditevent.Event) {})
 	assert.ErrorContains(t, err, "401")
