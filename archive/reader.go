@@ -162,13 +162,15 @@ func (r *Reader) Seqs(ctx context.Context, s auditstore.Scope) ([]int64, error) 
 	return seqs, err
 }
 
-// Parts lists the dropped parts (auditstore.Archived), each with the range
-// of ledger batches its events actually belong to, from the statistics in
-// its Parquet footer: a part's recorded range starts at batch 0, so it does
-// not say where in the chain its events sit. A part is read in full, and its
-// SHA-256 checked, only when verification takes its events.
-func (r *Reader) Parts(ctx context.Context) ([]auditstore.ArchivedPart, error) {
-	parts, err := r.parts(ctx, `true`)
+// Parts lists the dropped parts that may hold batches from seq on
+// (auditstore.Archived), each with the range of ledger batches its events
+// actually belong to, from the statistics in its Parquet footer: a part's
+// recorded range starts at batch 0, so only its end (the ledger head when
+// it was cut) narrows the list, and only the footer says where in the chain
+// its events sit. A part is read in full, and its SHA-256 checked, only when
+// verification takes its events.
+func (r *Reader) Parts(ctx context.Context, from int64) ([]auditstore.ArchivedPart, error) {
+	parts, err := r.parts(ctx, `v.seq_through >= $1`, from)
 	if err != nil {
 		return nil, err
 	}

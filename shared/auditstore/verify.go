@@ -40,8 +40,8 @@ type Scope struct {
 type Archived interface {
 	// Seqs are the ledger batches holding archived events in scope.
 	Seqs(ctx context.Context, s Scope) ([]int64, error)
-	// Parts are all the archived parts.
-	Parts(ctx context.Context) ([]ArchivedPart, error)
+	// Parts are the archived parts that may hold batches from seq on.
+	Parts(ctx context.Context, from int64) ([]ArchivedPart, error)
 }
 
 // checked is what verification keeps of an event once it has read it:
@@ -95,8 +95,12 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Archived)
 		return nil, 0, err
 	}
 	cold := make([][]*coldPart, len(spans))
-	if archived != nil {
-		parts, err := archived.Parts(ctx)
+	if archived != nil && (seqs == nil || len(seqs) > 0) {
+		from := int64(math.MinInt64)
+		if seqs != nil {
+			from = seqs[0]
+		}
+		parts, err := archived.Parts(ctx, from)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -97,7 +97,7 @@ type fakeArchive []*fakePart
 
 func (a fakeArchive) Seqs(context.Context, auditstore.Scope) ([]int64, error) { return nil, nil }
 
-func (a fakeArchive) Parts(context.Context) ([]auditstore.ArchivedPart, error) {
+func (a fakeArchive) Parts(context.Context, int64) ([]auditstore.ArchivedPart, error) {
 	out := make([]auditstore.ArchivedPart, len(a))
 	for i, p := range a {
 		out[i] = p

@@ -5,13 +5,13 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/google/uuid"
+
+	"function/shared/parallel"
 )
 
 // Catalog is an immutable snapshot of action types and workflows, safe for
@@ -89,23 +89,7 @@ func New(actionTypes []ActionType, workflows []Workflow) (*Catalog, error) {
 // scales from zero is not ready before it is done. The error reported is the
 // first workflow's, in order, whatever finished first.
 func prepareAll(workflows []Workflow, known map[string]*ActionType) error {
-	errs := make([]error, len(workflows))
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	for k := range workers {
-		wg.Go(func() {
-			for i := k; i < len(workflows); i += workers {
-				errs[i] = prepare(&workflows[i], known)
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return parallel.Each(len(workflows), func(i int) error { return prepare(&workflows[i], known) })
 }
 
 // prepare checks w and computes its identity; its parameter schema is

@@ -8,13 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
-	"sync"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/jackc/pgx/v5"
 
 	"function/shared/catalog"
+	"function/shared/parallel"
 	"function/shared/pgdb"
 )
 
@@ -91,21 +90,14 @@ func loadWorkflows(ctx context.Context, q Querier) ([]catalog.Workflow, error) {
 		return nil, err
 	}
 	workflows := make([]catalog.Workflow, len(stored))
-	errs := make([]error, len(stored))
-	workers := runtime.GOMAXPROCS(0)
-	var wg sync.WaitGroup
-	for k := range workers {
-		wg.Go(func() {
-			for i := k; i < len(stored); i += workers {
-				workflows[i], errs[i] = stored[i].decode()
-			}
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("workflow row %d: %w", i+1, err)
+	err = parallel.Each(len(stored), func(i int) (err error) {
+		if workflows[i], err = stored[i].decode(); err != nil {
+			return fmt.Errorf("workflow row %d: %w", i+1, err)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return workflows, nil
 }
