@@ -81,28 +81,39 @@ func (s *Snapshots) Close() {
 
 // HandleNotification reloads on every change signal.
 func (s *Snapshots) HandleNotification(ctx context.Context, _ *pgconn.Notification, conn *pgx.Conn) error {
-	return s.reload(ctx, conn)
+	c, took, err := s.reload(ctx, conn)
+	if err == nil {
+		s.logLoaded(c, took)
+	}
+	return err
 }
 
 // HandleBacklog loads when the listener (re)connects: the first snapshot,
 // or whatever changed while it was disconnected.
 func (s *Snapshots) HandleBacklog(ctx context.Context, _ string, conn *pgx.Conn) error {
-	if err := s.reload(ctx, conn); err != nil {
+	c, took, err := s.reload(ctx, conn)
+	if err != nil {
 		return err
 	}
+	// Log after Watch has the snapshot: a starting function is not ready
+	// until Watch returns, and the write to stderr took milliseconds of that.
 	s.settle(nil)
+	s.logLoaded(c, took)
 	return nil
 }
 
 // reload swaps in a new snapshot. An invalid catalog in the database keeps
 // the previous snapshot serving.
-func (s *Snapshots) reload(ctx context.Context, q Querier) error {
+func (s *Snapshots) reload(ctx context.Context, q Querier) (*catalog.Catalog, time.Duration, error) {
 	start := time.Now()
 	c, err := Load(ctx, q)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	s.current.Store(c)
-	s.log.Info("catalog snapshot loaded", "workflows", len(c.Workflows()), "took", time.Since(start).Round(time.Millisecond).String())
-	return nil
+	return c, time.Since(start), nil
+}
+
+func (s *Snapshots) logLoaded(c *catalog.Catalog, took time.Duration) {
+	s.log.Info("catalog snapshot loaded", "workflows", len(c.Workflows()), "took", took.Round(time.Millisecond).String())
 }

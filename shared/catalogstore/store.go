@@ -4,10 +4,13 @@
 package catalogstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/jackc/pgx/v5"
@@ -25,7 +28,7 @@ type Querier = pgdb.Querier
 
 // Load builds a snapshot from the catalog tables.
 func Load(ctx context.Context, q Querier) (*catalog.Catalog, error) {
-	actionTypes, err := collect[catalog.ActionType](ctx, q, `SELECT document FROM catalog.action_types ORDER BY name`)
+	actionTypes, err := collect[catalog.ActionType](ctx, q, `SELECT document FROM catalog.action_types`)
 	if err != nil {
 		return nil, fmt.Errorf("read action types: %w", err)
 	}
@@ -60,6 +63,8 @@ func collect[T any](ctx context.Context, q Querier, sql string) ([]T, error) {
 // storedWorkflow is a catalog.workflows row as Load reads it: its content,
 // or, saved before the content column existed, its document.
 type storedWorkflow struct {
+	name     string
+	version  string
 	status   string
 	content  []byte
 	document []byte
@@ -76,19 +81,24 @@ func (s *storedWorkflow) decode() (catalog.Workflow, error) {
 // loadWorkflows reads every workflow version, decoding them on all CPUs:
 // with the content hashed as stored, decoding is most of a snapshot load,
 // and a function that scales from zero is not ready before it is done.
+// The rows are put in order here rather than by the query: sorting them in
+// a fresh database backend took longer than reading them.
 func loadWorkflows(ctx context.Context, q Querier) ([]catalog.Workflow, error) {
-	rows, err := q.Query(ctx, `SELECT status, content, CASE WHEN content IS NULL THEN document END
-		FROM catalog.workflows ORDER BY workflow_name, version`)
+	rows, err := q.Query(ctx, `SELECT workflow_name, version, status, content,
+		CASE WHEN content IS NULL THEN document END FROM catalog.workflows`)
 	if err != nil {
 		return nil, err
 	}
 	stored, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storedWorkflow, error) {
 		var s storedWorkflow
-		return s, r.Scan(&s.status, &s.content, &s.document)
+		return s, r.Scan(&s.name, &s.version, &s.status, &s.content, &s.document)
 	})
 	if err != nil {
 		return nil, err
 	}
+	slices.SortFunc(stored, func(a, b storedWorkflow) int {
+		return cmp.Or(strings.Compare(a.name, b.name), strings.Compare(a.version, b.version))
+	})
 	workflows := make([]catalog.Workflow, len(stored))
 	err = parallel.Each(len(stored), func(i int) (err error) {
 		if workflows[i], err = stored[i].decode(); err != nil {
