@@ -27,7 +27,7 @@ import (
 // the same run, then through HTTP to a real process, and the time from
 // process start to ready (first snapshot loaded).
 func BenchmarkDiscovery(b *testing.B) {
-	const requests, starts = 5000, 7
+	const requests, starts = 5000, 15
 	for range b.N {
 		db := testenv.NewDB(b)
 		ctx := context.Background()
