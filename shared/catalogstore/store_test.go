@@ -1,8 +1,11 @@
 package catalogstore_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -36,6 +39,28 @@ func TestLoadReturnsWhatWasSaved(t *testing.T) {
 	for _, w := range got {
 		assert.JSONEq(t, string(byID[w.WorkflowID.String()]), string(doc(t, w)), w.WorkflowName)
 	}
+}
+
+// Load gives the workflows in (name, version) order whatever order the
+// table holds them in: an update moves a row to the end of the heap.
+func TestLoadOrdersWorkflowsByNameAndVersion(t *testing.T) {
+	ctx := context.Background()
+	_, conn := adminConn(t)
+	require.NoError(t, catalogstore.Save(ctx, conn, generated(t, 50, 11)))
+	_, err := conn.Exec(ctx, `UPDATE catalog.workflows SET status = status
+		WHERE workflow_name IN (SELECT min(workflow_name) FROM catalog.workflows)`)
+	require.NoError(t, err)
+	var heapFirst, least string
+	require.NoError(t, conn.QueryRow(ctx, `SELECT workflow_name FROM catalog.workflows LIMIT 1`).Scan(&heapFirst))
+	require.NoError(t, conn.QueryRow(ctx, `SELECT min(workflow_name) FROM catalog.workflows`).Scan(&least))
+	require.NotEqual(t, least, heapFirst, "the update moved the first name's rows to the end of the heap")
+	loaded, err := catalogstore.Load(ctx, conn)
+	require.NoError(t, err)
+	got := loaded.Workflows()
+	require.Len(t, got, 50)
+	assert.True(t, slices.IsSortedFunc(got, func(a, b catalog.Workflow) int {
+		return cmp.Or(strings.Compare(a.WorkflowName, b.WorkflowName), strings.Compare(a.Version, b.Version))
+	}))
 }
 
 // A workflow's id is the hash of the content a function actually serves:
