@@ -2,16 +2,21 @@ package archive
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
+	"math"
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/apache/arrow-go/v18/parquet"
 
 	"function/shared/auditevent"
 	"function/shared/integrity"
@@ -121,48 +126,62 @@ func VerifyOffline(ctx context.Context, fsys fs.FS) (OfflineReport, error) {
 	return rep, nil
 }
 
-// verifyPart checks one Parquet object against its manifest entry.
+// verifyPart checks one Parquet object against its manifest entry. It
+// streams the object twice (digest, then rows) rather than holding it, and
+// keeps about 64 bytes per event, so a day of any size verifies in bounded
+// memory.
 func verifyPart(ctx context.Context, fsys fs.FS, p ManifestPart) (int, error) {
-	body, err := fs.ReadFile(fsys, path.Clean(p.Key))
+	f, err := fsys.Open(path.Clean(p.Key))
 	if err != nil {
 		return 0, err
 	}
-	if sum := sha256.Sum256(body); int64(len(body)) != p.Size || hex.EncodeToString(sum[:]) != p.SHA256 {
+	defer f.Close()
+	body, ok := f.(parquet.ReaderAtSeeker)
+	if !ok {
+		return 0, fmt.Errorf("the archive copy's files cannot be read at an offset")
+	}
+	sum := sha256.New()
+	size, err := io.Copy(sum, io.NewSectionReader(body, 0, math.MaxInt64))
+	if err != nil {
+		return 0, err
+	}
+	if size != p.Size || hex.EncodeToString(sum.Sum(nil)) != p.SHA256 {
 		return 0, fmt.Errorf("size or SHA-256 differs from the manifest")
 	}
-	var recs []auditevent.Record
+	// What the events digest needs of each event: its place and its hash.
+	type event struct {
+		seq  int64
+		pos  int32
+		hash []byte
+	}
+	var events []event
 	var problems []string
-	err = ReadParquet(ctx, bytes.NewReader(body), func(r *auditevent.Record) error {
+	err = ReadParquet(ctx, body, func(r *auditevent.Record) error {
 		if !bytes.Equal(integrity.EventHash(r), r.Hash) {
 			problems = append(problems, fmt.Sprintf("event %s does not match its event_hash", r.ID))
 		}
 		if r.LedgerSeq <= p.LedgerSeqAfter || r.LedgerSeq > p.LedgerSeqThrough {
 			problems = append(problems, fmt.Sprintf("event %s is outside the part's ledger range", r.ID))
 		}
-		recs = append(recs, *r)
+		events = append(events, event{r.LedgerSeq, r.LedgerPos, bytes.Clone(r.Hash)})
 		return nil
 	})
 	if err != nil {
-		return len(recs), err
+		return len(events), err
 	}
-	if int64(len(recs)) != p.RowCount {
-		problems = append(problems, fmt.Sprintf("%d rows, manifest says %d", len(recs), p.RowCount))
+	if int64(len(events)) != p.RowCount {
+		problems = append(problems, fmt.Sprintf("%d rows, manifest says %d", len(events), p.RowCount))
 	}
-	slices.SortFunc(recs, func(a, b auditevent.Record) int {
-		if a.LedgerSeq != b.LedgerSeq {
-			return int(a.LedgerSeq - b.LedgerSeq)
-		}
-		return int(a.LedgerPos - b.LedgerPos)
-	})
-	hashes := make([][]byte, len(recs))
-	for i := range recs {
-		hashes[i] = recs[i].Hash
+	slices.SortFunc(events, func(a, b event) int { return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(a.pos, b.pos)) })
+	hashes := make([][]byte, len(events))
+	for i := range events {
+		hashes[i] = events[i].hash
 	}
 	if hex.EncodeToString(integrity.EventsDigest(hashes)) != p.EventsDigest {
 		problems = append(problems, "events digest differs from the manifest")
 	}
 	if len(problems) > 0 {
-		return len(recs), fmt.Errorf("%s", strings.Join(problems, "; "))
+		return len(events), fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
-	return len(recs), nil
+	return len(events), nil
 }
