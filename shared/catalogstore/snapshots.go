@@ -37,10 +37,13 @@ func Watch(ctx context.Context, cfg *pgx.ConnConfig, log *slog.Logger) (*Snapsho
 	s := &Snapshots{log: log, first: make(chan error, 1), done: make(chan struct{})}
 	listener := &pgxlisten.Listener{
 		Connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, cfg.Copy()) },
-		// Every failure comes here, a failed connect or first load too.
-		LogError: func(_ context.Context, err error) {
+		// Every failure comes here, a failed connect or first load too, and
+		// the interrupted wait when Close stops the listener: not a warning.
+		LogError: func(ctx context.Context, err error) {
 			s.settle(err)
-			log.Warn("catalog listener", "err", err)
+			if ctx.Err() == nil {
+				log.Warn("catalog listener", "err", err)
+			}
 		},
 		// Retry soon: until the listener is back, changes go unseen.
 		ReconnectDelay: 2 * time.Second,

@@ -1,6 +1,7 @@
 package catalogstore_test
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"testing"
@@ -37,4 +38,19 @@ func TestWatchLoadsThenFollowsChanges(t *testing.T) {
 
 	require.NoError(t, catalogstore.Save(ctx, conn, generated(t, 25, 1)))
 	assert.Eventually(t, func() bool { return len(snaps.Current().Workflows()) == 25 }, 10*time.Second, 10*time.Millisecond)
+}
+
+// Close is a normal stop: it logs no listener warning.
+func TestCloseWarnsOfNothing(t *testing.T) {
+	ctx := context.Background()
+	db, conn := adminConn(t)
+	cfg, err := pgx.ParseConfig(db.AppDSN)
+	require.NoError(t, err)
+	require.NoError(t, catalogstore.Save(ctx, conn, generated(t, 3, 1)))
+	var logged bytes.Buffer
+	snaps, err := catalogstore.Watch(ctx, cfg, slog.New(slog.NewTextHandler(&logged, nil)))
+	require.NoError(t, err)
+	snaps.Close()
+	assert.Contains(t, logged.String(), "catalog snapshot loaded")
+	assert.NotContains(t, logged.String(), "level=WARN")
 }
