@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,7 +23,16 @@ import (
 type Reader struct {
 	pool  *pgxpool.Pool
 	store *store
+
+	// seqRanges holds each part's ledger range once read from its footer.
+	// A part is a locked object version, so its range never changes, and
+	// verifying one old day would otherwise read the footer of every part
+	// archived after it, every time.
+	mu        sync.Mutex
+	seqRanges map[coldPartID][2]int64
 }
+
+type coldPartID struct{ key, version string }
 
 // ReaderConfigured tells whether the settings name an archive bucket.
 func ReaderConfigured(c config.Config) bool { return c[config.S3Bucket] != "" }
@@ -46,7 +56,7 @@ func NewReader(ctx context.Context, pool *pgxpool.Pool, c config.Config) (*Reade
 	if err != nil {
 		return nil, err
 	}
-	return &Reader{pool: pool, store: st}, nil
+	return &Reader{pool: pool, store: st, seqRanges: map[coldPartID][2]int64{}}, nil
 }
 
 // coldPart is an archived part whose rows are no longer hot.
@@ -176,13 +186,30 @@ func (r *Reader) Parts(ctx context.Context, from int64) ([]auditstore.ArchivedPa
 	}
 	out := make([]auditstore.ArchivedPart, len(parts))
 	for i, p := range parts {
-		first, last, err := r.store.seqRange(ctx, p.key, p.version)
+		first, last, err := r.seqRange(ctx, p)
 		if err != nil {
 			return nil, err
 		}
 		out[i] = &archivedPart{r: r, p: p, first: first, last: last}
 	}
 	return out, nil
+}
+
+func (r *Reader) seqRange(ctx context.Context, p coldPart) (first, last int64, err error) {
+	id := coldPartID{p.key, p.version}
+	r.mu.Lock()
+	known, ok := r.seqRanges[id]
+	r.mu.Unlock()
+	if ok {
+		return known[0], known[1], nil
+	}
+	if first, last, err = r.store.seqRange(ctx, p.key, p.version); err != nil {
+		return 0, 0, err
+	}
+	r.mu.Lock()
+	r.seqRanges[id] = [2]int64{first, last}
+	r.mu.Unlock()
+	return first, last, nil
 }
 
 // archivedPart is a dropped part as verification reads it.
