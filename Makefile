@@ -9,7 +9,10 @@ PKG_TIMEOUT ?= 15m
 build:
 	$(GO) build ./...
 
-$(LOCALSTACK): $(wildcard cmd/localstack/*.go) go.mod
+# Rebuilt every time (go build is incremental): the binary embeds the
+# migrations and shared packages, which a list of files here would miss.
+.PHONY: $(LOCALSTACK)
+$(LOCALSTACK):
 	$(GO) build -o $(LOCALSTACK) ./cmd/localstack
 
 ## up: start (or reuse) local PostgreSQL and MinIO, migrate, write .local/stack.env
