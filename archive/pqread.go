@@ -21,6 +21,13 @@ import (
 // file must have exactly the archive's columns and types. fn may keep a copy
 // of the record; the pointer is reused.
 func ReadParquet(ctx context.Context, r parquet.ReaderAtSeeker, fn func(*auditevent.Record) error) error {
+	return readColumns(ctx, r, nil, func(b arrow.RecordBatch) error { return eachRecord(b, fn) })
+}
+
+// readColumns streams record batches of the given columns (nil: all) of an
+// archive part to fn, after checking the file has exactly the archive's
+// columns and types.
+func readColumns(ctx context.Context, r parquet.ReaderAtSeeker, cols []int, fn func(arrow.RecordBatch) error) error {
 	pf, err := file.NewParquetReader(r)
 	if err != nil {
 		return fmt.Errorf("not a Parquet file: %w", err)
@@ -37,45 +44,69 @@ func ReadParquet(ctx context.Context, r parquet.ReaderAtSeeker, fn func(*auditev
 	if err := checkSchema(sc); err != nil {
 		return err
 	}
-	rr, err := fr.GetRecordReader(ctx, nil, nil)
+	rr, err := fr.GetRecordReader(ctx, cols, nil)
 	if err != nil {
 		return err
 	}
 	defer rr.Release()
-	var rec auditevent.Record
 	for rr.Next() {
-		b := rr.RecordBatch()
-		id := b.Column(colEventID).(*array.String)
-		evTime := b.Column(colEventTime).(*array.Timestamp)
-		date := b.Column(colEventDate).(*array.Date32)
-		data := b.Column(colEventData).(*array.String)
-		recv := b.Column(colReceivedAt).(*array.Timestamp)
-		seq := b.Column(colLedgerSeq).(*array.Int64)
-		pos := b.Column(colLedgerPos).(*array.Int32)
-		hash := b.Column(colEventHash).(*array.Binary)
-		text := make([]*array.String, len(colText))
-		for i, c := range colText {
-			text[i] = b.Column(c).(*array.String)
-		}
-		for i := range int(b.NumRows()) {
-			if rec.ID, err = uuid.Parse(id.Value(i)); err != nil {
-				return fmt.Errorf("row %d: event_id: %w", i, err)
-			}
-			rec.Time = time.UnixMicro(int64(evTime.Value(i))).UTC()
-			rec.EventDate = date.Value(i).ToTime()
-			for j, c := range textColumns {
-				*c.ref(&rec) = strings.Clone(text[j].Value(i))
-			}
-			rec.Data = []byte(data.Value(i))
-			rec.ReceivedAt = time.UnixMicro(int64(recv.Value(i))).UTC()
-			rec.LedgerSeq, rec.LedgerPos = seq.Value(i), pos.Value(i)
-			rec.Hash = append([]byte(nil), hash.Value(i)...)
-			if err := fn(&rec); err != nil {
-				return err
-			}
+		if err := fn(rr.RecordBatch()); err != nil {
+			return err
 		}
 	}
 	return rr.Err()
+}
+
+// ledgerPlaces calls fn with the event time, correlation id and ledger
+// batch of every row of an archive part, reading only those columns: which
+// batches hold a scope's events needs neither payloads nor hashes.
+func ledgerPlaces(ctx context.Context, r parquet.ReaderAtSeeker, fn func(t time.Time, correlationID string, seq int64)) error {
+	return readColumns(ctx, r, []int{colEventTime, colCorrelationID, colLedgerSeq}, func(b arrow.RecordBatch) error {
+		evTime := b.Column(0).(*array.Timestamp)
+		corr := b.Column(1).(*array.String)
+		seq := b.Column(2).(*array.Int64)
+		for i := range int(b.NumRows()) {
+			fn(time.UnixMicro(int64(evTime.Value(i))).UTC(), corr.Value(i), seq.Value(i))
+		}
+		return nil
+	})
+}
+
+// eachRecord calls fn for every row of a full-width record batch; the
+// record pointer is reused.
+func eachRecord(b arrow.RecordBatch, fn func(*auditevent.Record) error) error {
+	var rec auditevent.Record
+	var err error
+	id := b.Column(colEventID).(*array.String)
+	evTime := b.Column(colEventTime).(*array.Timestamp)
+	date := b.Column(colEventDate).(*array.Date32)
+	data := b.Column(colEventData).(*array.String)
+	recv := b.Column(colReceivedAt).(*array.Timestamp)
+	seq := b.Column(colLedgerSeq).(*array.Int64)
+	pos := b.Column(colLedgerPos).(*array.Int32)
+	hash := b.Column(colEventHash).(*array.Binary)
+	text := make([]*array.String, len(colText))
+	for i, c := range colText {
+		text[i] = b.Column(c).(*array.String)
+	}
+	for i := range int(b.NumRows()) {
+		if rec.ID, err = uuid.Parse(id.Value(i)); err != nil {
+			return fmt.Errorf("row %d: event_id: %w", i, err)
+		}
+		rec.Time = time.UnixMicro(int64(evTime.Value(i))).UTC()
+		rec.EventDate = date.Value(i).ToTime()
+		for j, c := range textColumns {
+			*c.ref(&rec) = strings.Clone(text[j].Value(i))
+		}
+		rec.Data = []byte(data.Value(i))
+		rec.ReceivedAt = time.UnixMicro(int64(recv.Value(i))).UTC()
+		rec.LedgerSeq, rec.LedgerPos = seq.Value(i), pos.Value(i)
+		rec.Hash = append([]byte(nil), hash.Value(i)...)
+		if err := fn(&rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkSchema accepts only the archive's own columns, so a foreign or

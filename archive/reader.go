@@ -111,15 +111,11 @@ func (r *Reader) each(ctx context.Context, f auditstore.Filter, fn func(*auditev
 // read calls fn for the records of parts that f selects.
 func (r *Reader) read(ctx context.Context, parts []coldPart, f auditstore.Filter, fn func(*auditevent.Record)) error {
 	for _, p := range parts {
-		var buf bytes.Buffer
-		_, sum, err := r.store.get(ctx, p.key, p.version, &buf)
+		body, err := r.fetch(ctx, p)
 		if err != nil {
 			return err
 		}
-		if !bytes.Equal(sum, p.sha256) {
-			return fmt.Errorf("archived object %s (version %s) does not match the SHA-256 recorded when it was verified", p.key, p.version)
-		}
-		if err := ReadParquet(ctx, bytes.NewReader(buf.Bytes()), func(rec *auditevent.Record) error {
+		if err := ReadParquet(ctx, body, func(rec *auditevent.Record) error {
 			if f.Matches(rec) {
 				fn(rec)
 			}
@@ -129,6 +125,19 @@ func (r *Reader) read(ctx context.Context, parts []coldPart, f auditstore.Filter
 		}
 	}
 	return nil
+}
+
+// fetch gets a part whose SHA-256 is the one recorded when it was verified.
+func (r *Reader) fetch(ctx context.Context, p coldPart) (*bytes.Reader, error) {
+	var buf bytes.Buffer
+	_, sum, err := r.store.get(ctx, p.key, p.version, &buf)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(sum, p.sha256) {
+		return nil, fmt.Errorf("archived object %s (version %s) does not match the SHA-256 recorded when it was verified", p.key, p.version)
+	}
+	return bytes.NewReader(buf.Bytes()), nil
 }
 
 // Search returns one page of archived events, in the order and after the
@@ -156,20 +165,36 @@ func (r *Reader) Count(ctx context.Context, f auditstore.Filter, by auditstore.G
 
 // Seqs lists the ledger batches holding archived events of a verification
 // scope (auditstore.Archived).
+// Only the columns that place an event are read, not the payloads.
 func (r *Reader) Seqs(ctx context.Context, s auditstore.Scope) ([]int64, error) {
 	f := auditstore.Filter{CorrelationID: s.CorrelationID}
 	if !s.Date.IsZero() {
 		f.Since, f.Until = s.Date, s.Date.AddDate(0, 0, 1)
 	}
+	parts, err := r.timeParts(ctx, f)
+	if err != nil {
+		return nil, err
+	}
 	seen := map[int64]bool{}
 	var seqs []int64
-	err := r.each(ctx, f, func(rec *auditevent.Record) {
-		if !seen[rec.LedgerSeq] {
-			seen[rec.LedgerSeq] = true
-			seqs = append(seqs, rec.LedgerSeq)
+	for _, p := range parts {
+		body, err := r.fetch(ctx, p)
+		if err != nil {
+			return nil, err
 		}
-	})
-	return seqs, err
+		var placed auditevent.Record // as much of a record as f looks at
+		err = ledgerPlaces(ctx, body, func(t time.Time, correlationID string, seq int64) {
+			placed.Time, placed.CorrelationID = t, correlationID
+			if f.Matches(&placed) && !seen[seq] {
+				seen[seq] = true
+				seqs = append(seqs, seq)
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.key, err)
+		}
+	}
+	return seqs, nil
 }
 
 // Parts lists the dropped parts that may hold batches from seq on

@@ -108,15 +108,16 @@ var textColumns = []struct {
 
 // Column positions in Schema.
 var (
-	colEventID    = columnIndex("event_id")
-	colEventTime  = columnIndex("event_time")
-	colEventDate  = columnIndex("event_date")
-	colEventData  = columnIndex("event_data")
-	colReceivedAt = columnIndex("received_at")
-	colLedgerSeq  = columnIndex("ledger_seq")
-	colLedgerPos  = columnIndex("ledger_pos")
-	colEventHash  = columnIndex("event_hash")
-	colText       = func() []int {
+	colEventID       = columnIndex("event_id")
+	colEventTime     = columnIndex("event_time")
+	colEventDate     = columnIndex("event_date")
+	colEventData     = columnIndex("event_data")
+	colReceivedAt    = columnIndex("received_at")
+	colLedgerSeq     = columnIndex("ledger_seq")
+	colLedgerPos     = columnIndex("ledger_pos")
+	colEventHash     = columnIndex("event_hash")
+	colCorrelationID = columnIndex("correlation_id")
+	colText          = func() []int {
 		out := make([]int, len(textColumns))
 		for i, c := range textColumns {
 			out[i] = columnIndex(c.name)
