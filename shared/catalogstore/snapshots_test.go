@@ -26,11 +26,7 @@ func TestWatchFailsWhenTheFirstConnectDoes(t *testing.T) {
 // replaces it without a restart.
 func TestWatchLoadsThenFollowsChanges(t *testing.T) {
 	ctx := context.Background()
-	db, conn := adminConn(t)
-	cfg, err := pgx.ParseConfig(db.AppDSN)
-	require.NoError(t, err)
-	require.NoError(t, catalogstore.Save(ctx, conn, generated(t, 10, 1)))
-
+	cfg, conn := withCatalog(t, 10)
 	snaps, err := catalogstore.Watch(ctx, cfg, slog.Default())
 	require.NoError(t, err)
 	defer snaps.Close()
@@ -42,15 +38,21 @@ func TestWatchLoadsThenFollowsChanges(t *testing.T) {
 
 // Close is a normal stop: it logs no listener warning.
 func TestCloseWarnsOfNothing(t *testing.T) {
-	ctx := context.Background()
-	db, conn := adminConn(t)
-	cfg, err := pgx.ParseConfig(db.AppDSN)
-	require.NoError(t, err)
-	require.NoError(t, catalogstore.Save(ctx, conn, generated(t, 3, 1)))
+	cfg, _ := withCatalog(t, 3)
 	var logged bytes.Buffer
-	snaps, err := catalogstore.Watch(ctx, cfg, slog.New(slog.NewTextHandler(&logged, nil)))
+	snaps, err := catalogstore.Watch(context.Background(), cfg, slog.New(slog.NewTextHandler(&logged, nil)))
 	require.NoError(t, err)
 	snaps.Close()
 	assert.Contains(t, logged.String(), "catalog snapshot loaded")
 	assert.NotContains(t, logged.String(), "level=WARN")
+}
+
+// withCatalog saves n generated workflows and returns how the functions'
+// role connects, and the loader's connection.
+func withCatalog(t *testing.T, n int) (*pgx.ConnConfig, *pgx.Conn) {
+	db, conn := adminConn(t)
+	cfg, err := pgx.ParseConfig(db.AppDSN)
+	require.NoError(t, err)
+	require.NoError(t, catalogstore.Save(context.Background(), conn, generated(t, n, 1)))
+	return cfg, conn
 }
