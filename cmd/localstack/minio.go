@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -51,7 +52,17 @@ func (m *minio) up(ctx context.Context) error {
 			return err
 		}
 	}
-	return m.ensureBucket(ctx)
+	c, err := miniogo.New(m.endpoint(), &miniogo.Options{Creds: credentials.NewStaticV4(minioUser, minioPassword, "")})
+	if err != nil {
+		return err
+	}
+	if err := ensureBucket(ctx, c); err != nil {
+		return err
+	}
+	if n := sweepBuckets(ctx, c, testBucketPrefix, testBucketMinAge, 15*time.Second); n > 0 {
+		slog.Info("removed expired test buckets", "count", n)
+	}
+	return nil
 }
 
 func (m *minio) build(ctx context.Context) error {
@@ -133,11 +144,7 @@ func (m *minio) start() error {
 // ensureBucket creates the archive bucket with Object Lock enabled. A server
 // answers its liveness check before its drive is initialised, and refuses
 // requests until then: those are retried for up to a minute.
-func (m *minio) ensureBucket(ctx context.Context) error {
-	c, err := miniogo.New(m.endpoint(), &miniogo.Options{Creds: credentials.NewStaticV4(minioUser, minioPassword, "")})
-	if err != nil {
-		return err
-	}
+func ensureBucket(ctx context.Context, c *miniogo.Client) error {
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
 		err := makeBucket(ctx, c)
 		if miniogo.ToErrorResponse(err).Code != "XMinioServerNotInitialized" || time.Now().After(deadline) {

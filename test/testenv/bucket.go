@@ -51,6 +51,7 @@ func newBucket(t testing.TB, locked bool) Bucket {
 	env := Env(t)
 	suffix := make([]byte, 6)
 	_, _ = rand.Read(suffix)
+	// `make up` sweeps old "t-" buckets once their locks have run out.
 	b := Bucket{Name: "t-" + hex.EncodeToString(suffix), Endpoint: env["AUDITFN_S3_ENDPOINT"],
 		AccessKey: env["AUDITFN_S3_ACCESS_KEY"], SecretKey: env["AUDITFN_S3_SECRET_KEY"]}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
