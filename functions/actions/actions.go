@@ -10,6 +10,7 @@ import (
 	"function/shared/auditevent"
 	"function/shared/catalog"
 	"function/shared/discovery"
+	"function/shared/httpjson"
 )
 
 // Path is the one path this function serves.
@@ -45,7 +46,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 		names[i] = a.ActionType
 	}
 	elapsed := discovery.Since(start)
-	discovery.WriteJSON(w, http.StatusOK, response{ActionTypes: page, Pagination: pagination})
+	httpjson.Write(w, http.StatusOK, response{ActionTypes: page, Pagination: pagination})
 	f.Audit(r, auditevent.ActionsListed{
 		RemediationID: req.RemediationID, SignalContext: req.SignalContext(), ResultCount: len(page),
 		ActionTypes: names, Pagination: pagination, QueryDurationMs: elapsed,

@@ -24,6 +24,7 @@ import (
 
 	"function/shared/config"
 	"function/shared/emitter"
+	"function/shared/httpjson"
 	"function/shared/kubeapi"
 	"function/shared/problem"
 )
@@ -161,8 +162,7 @@ func (f *Function) review(w http.ResponseWriter, r *http.Request) {
 		}
 		out = respond(in.Request.UID, d)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(out)
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 // catchUp emits the audit event of a clearance recorded on an updated

@@ -6,7 +6,6 @@ package collector
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +25,7 @@ import (
 	"function/shared/auditstore"
 	"function/shared/config"
 	"function/shared/eventauth"
+	"function/shared/httpjson"
 	"function/shared/pgdb"
 	"function/shared/problem"
 )
@@ -189,8 +189,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	}
 	f.events.WithLabelValues("stored").Add(float64(res.Stored))
 	f.events.WithLabelValues("duplicate").Add(float64(res.Duplicates))
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]int{"stored": res.Stored, "duplicates": res.Duplicates})
+	httpjson.Write(w, http.StatusOK, map[string]int{"stored": res.Stored, "duplicates": res.Duplicates})
 }
 
 // parse reads the CloudEvents of the request: one, or a batch.

@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 
 	"function/archive"
 	"function/shared/config"
+	"function/shared/httpjson"
 	"function/shared/problem"
 )
 
@@ -61,6 +61,5 @@ func (f *Function) compact(w http.ResponseWriter, r *http.Request, st *running) 
 		result = "skipped"
 	}
 	f.compactions.WithLabelValues(result).Inc()
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(rep)
+	httpjson.Write(w, http.StatusOK, rep)
 }

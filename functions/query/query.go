@@ -6,7 +6,6 @@ package query
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -23,6 +22,7 @@ import (
 	"function/shared/auditevent"
 	"function/shared/auditstore"
 	"function/shared/config"
+	"function/shared/httpjson"
 	"function/shared/pgdb"
 	"function/shared/problem"
 )
@@ -218,7 +218,7 @@ func (f *Function) events(w http.ResponseWriter, r *http.Request, st *running) i
 		c := encodeCursor(cursor{Time: last.Time, ID: last.ID, Desc: q.page.Desc, Filter: filterDigest(r.URL.Query())})
 		out.NextCursor = &c
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 	return http.StatusOK
 }
 
@@ -252,7 +252,7 @@ func (f *Function) aggregations(w http.ResponseWriter, r *http.Request, st *runn
 		out.Total += n
 	}
 	sort.Slice(out.Groups, func(i, j int) bool { return out.Groups[i].Key < out.Groups[j].Key })
-	writeJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 	return http.StatusOK
 }
 
@@ -327,14 +327,8 @@ func (f *Function) verify(w http.ResponseWriter, r *http.Request, st *running) i
 	if findings == nil {
 		findings = []auditstore.Finding{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	httpjson.Write(w, http.StatusOK, map[string]any{
 		"ok": len(findings) == 0, "eventsChecked": checked, "findings": findings,
 	})
 	return http.StatusOK
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -14,6 +14,7 @@ import (
 
 	"function/shared/auditevent"
 	"function/shared/discovery"
+	"function/shared/httpjson"
 	"function/shared/problem"
 )
 
@@ -93,7 +94,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 		event.ValidationResult = auditevent.Valid
 	}
 	event.QueryDurationMs = discovery.Since(start)
-	discovery.WriteJSON(w, http.StatusOK, resp)
+	httpjson.Write(w, http.StatusOK, resp)
 	f.Audit(r, event)
 	f.Observe(http.StatusOK, start)
 }

@@ -11,6 +11,7 @@ import (
 
 	"function/shared/auditevent"
 	"function/shared/discovery"
+	"function/shared/httpjson"
 )
 
 // Prefix is the path prefix this function serves; the workflow id follows.
@@ -52,7 +53,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	}
 	event.QueryDurationMs = discovery.Since(start)
 	if status == http.StatusOK {
-		discovery.WriteJSON(w, status, wf)
+		httpjson.Write(w, status, wf)
 	} else {
 		discovery.NotFound(w)
 	}

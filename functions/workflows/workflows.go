@@ -13,6 +13,7 @@ import (
 	"function/shared/auditevent"
 	"function/shared/catalog"
 	"function/shared/discovery"
+	"function/shared/httpjson"
 	"function/shared/problem"
 )
 
@@ -70,7 +71,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 			Owner: wf.Owner, Maintainer: wf.Maintainer, ContentHash: wf.ContentHash, Rank: rw.Rank, FinalScore: rw.Score}
 	}
 	elapsed := discovery.Since(start)
-	discovery.WriteJSON(w, http.StatusOK, response{ActionType: actionType, Workflows: out, Pagination: pagination})
+	httpjson.Write(w, http.StatusOK, response{ActionType: actionType, Workflows: out, Pagination: pagination})
 	f.Audit(r, auditevent.WorkflowsListed{
 		RemediationID: req.RemediationID, SignalContext: req.SignalContext(), ActionType: actionType,
 		ResultCount: len(page), ActionTypes: []string{actionType}, Workflows: audited,

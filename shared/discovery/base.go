@@ -2,7 +2,6 @@ package discovery
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -173,13 +172,6 @@ func (b *Base) Refuse(w http.ResponseWriter, start time.Time, errs []problem.Fie
 
 // Since is milliseconds elapsed, for queryDurationMs.
 func Since(start time.Time) float64 { return float64(time.Since(start).Microseconds()) / 1000 }
-
-// WriteJSON answers status with v as JSON.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
 
 // NotFound is the one 404 of steps 3 and validate, byte for byte the same for
 // an unknown id and a workflow the security gate refuses: it must not tell
