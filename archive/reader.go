@@ -110,34 +110,33 @@ func (r *Reader) each(ctx context.Context, f auditstore.Filter, fn func(*auditev
 
 // read calls fn for the records of parts that f selects.
 func (r *Reader) read(ctx context.Context, parts []coldPart, f auditstore.Filter, fn func(*auditevent.Record)) error {
-	for _, p := range parts {
-		body, err := r.fetch(ctx, p)
-		if err != nil {
-			return err
-		}
-		if err := ReadParquet(ctx, body, func(rec *auditevent.Record) error {
+	return r.eachPart(ctx, parts, func(body *bytes.Reader) error {
+		return ReadParquet(ctx, body, func(rec *auditevent.Record) error {
 			if f.Matches(rec) {
 				fn(rec)
 			}
 			return nil
-		}); err != nil {
+		})
+	})
+}
+
+// eachPart gets each part, refusing one whose SHA-256 is not the one
+// recorded when it was verified, and hands it to fn.
+func (r *Reader) eachPart(ctx context.Context, parts []coldPart, fn func(*bytes.Reader) error) error {
+	for _, p := range parts {
+		var buf bytes.Buffer
+		_, sum, err := r.store.get(ctx, p.key, p.version, &buf)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(sum, p.sha256) {
+			return fmt.Errorf("archived object %s (version %s) does not match the SHA-256 recorded when it was verified", p.key, p.version)
+		}
+		if err := fn(bytes.NewReader(buf.Bytes())); err != nil {
 			return fmt.Errorf("%s: %w", p.key, err)
 		}
 	}
 	return nil
-}
-
-// fetch gets a part whose SHA-256 is the one recorded when it was verified.
-func (r *Reader) fetch(ctx context.Context, p coldPart) (*bytes.Reader, error) {
-	var buf bytes.Buffer
-	_, sum, err := r.store.get(ctx, p.key, p.version, &buf)
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(sum, p.sha256) {
-		return nil, fmt.Errorf("archived object %s (version %s) does not match the SHA-256 recorded when it was verified", p.key, p.version)
-	}
-	return bytes.NewReader(buf.Bytes()), nil
 }
 
 // Search returns one page of archived events, in the order and after the
@@ -164,8 +163,8 @@ func (r *Reader) Count(ctx context.Context, f auditstore.Filter, by auditstore.G
 }
 
 // Seqs lists the ledger batches holding archived events of a verification
-// scope (auditstore.Archived).
-// Only the columns that place an event are read, not the payloads.
+// scope (auditstore.Archived), from the columns that place an event rather
+// than the payloads.
 func (r *Reader) Seqs(ctx context.Context, s auditstore.Scope) ([]int64, error) {
 	f := auditstore.Filter{CorrelationID: s.CorrelationID}
 	if !s.Date.IsZero() {
@@ -177,24 +176,17 @@ func (r *Reader) Seqs(ctx context.Context, s auditstore.Scope) ([]int64, error) 
 	}
 	seen := map[int64]bool{}
 	var seqs []int64
-	for _, p := range parts {
-		body, err := r.fetch(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		var placed auditevent.Record // as much of a record as f looks at
-		err = ledgerPlaces(ctx, body, func(t time.Time, correlationID string, seq int64) {
+	var placed auditevent.Record // as much of a record as f looks at
+	err = r.eachPart(ctx, parts, func(body *bytes.Reader) error {
+		return ledgerPlaces(ctx, body, func(t time.Time, correlationID string, seq int64) {
 			placed.Time, placed.CorrelationID = t, correlationID
 			if f.Matches(&placed) && !seen[seq] {
 				seen[seq] = true
 				seqs = append(seqs, seq)
 			}
 		})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p.key, err)
-		}
-	}
-	return seqs, nil
+	})
+	return seqs, err
 }
 
 // Parts lists the dropped parts that may hold batches from seq on

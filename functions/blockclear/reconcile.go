@@ -50,8 +50,7 @@ var maxReconciled = 5000
 // ids are the webhook's, so the collector keeps one copy of each.
 func (f *Function) reconcile(ctx context.Context, since time.Time, emit func(auditevent.Event)) (int, error) {
 	var found []auditevent.Event
-	next := ""
-	for {
+	for next := ""; ; {
 		path := fmt.Sprintf("%s?limit=%d", workflowExecutions(f.namespace), listPage)
 		if next != "" {
 			path += "&continue=" + url.QueryEscape(next)
@@ -77,20 +76,20 @@ func (f *Function) reconcile(ctx context.Context, since time.Time, emit func(aud
 			}
 			found = append(found, ev)
 		}
-		if next = page.Metadata.Continue; next != "" {
-			continue
+		if next = page.Metadata.Continue; next == "" {
+			break
 		}
-		slices.SortStableFunc(found, func(a, b auditevent.Event) int { return b.Time.Compare(a.Time) })
-		if len(found) > maxReconciled {
-			f.log.Warn("reconcile: more clearances in the window than one pass emits; only the newest are; narrow "+SettingReconcileWindow,
-				"found", len(found), "emitted", maxReconciled)
-			found = found[:maxReconciled]
-		}
-		for _, ev := range found {
-			emit(ev)
-		}
-		return len(found), nil
 	}
+	slices.SortStableFunc(found, func(a, b auditevent.Event) int { return b.Time.Compare(a.Time) })
+	if len(found) > maxReconciled {
+		f.log.Warn("reconcile: more clearances in the window than one pass emits; only the newest are; narrow "+SettingReconcileWindow,
+			"found", len(found), "emitted", maxReconciled)
+		found = found[:maxReconciled]
+	}
+	for _, ev := range found {
+		emit(ev)
+	}
+	return len(found), nil
 }
 
 // recorded tells whether w carries a clearance the webhook completed.

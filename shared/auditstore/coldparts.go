@@ -61,9 +61,7 @@ func (p *coldPart) take(ctx context.Context, sp span) ([]checked, error) {
 	defer p.mu.Unlock()
 	if !p.loaded {
 		err := p.part.Each(ctx, func(r *auditevent.Record) {
-			if p.scope == nil {
-				p.events = append(p.events, check(r))
-			} else if _, in := slices.BinarySearch(p.scope, r.LedgerSeq); in {
+			if _, in := slices.BinarySearch(p.scope, r.LedgerSeq); in || p.scope == nil {
 				p.events = append(p.events, check(r))
 			}
 		})

@@ -358,8 +358,7 @@ func (c *checker) close() {
 // run from the chain's start is covered, so only the batches after it are
 // looked at, and only the events of those: the ledger and events read are
 // those since the last archive cut, through their indexes, however long the
-// ledger and large the hot table. (Before, every scoped verification read
-// the whole ledger and hashed every hot row: 1 s at 1M hot rows.)
+// ledger and large the hot table.
 func orphanBatches(ctx context.Context, pool *pgxpool.Pool) ([]int64, error) {
 	cut, err := coveredPrefix(ctx, pool)
 	if err != nil {
