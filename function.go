@@ -31,7 +31,7 @@ import (
 )
 
 // SettingFunction names the function an instance serves.
-const SettingFunction = "AUDITFN_FUNCTION"
+const SettingFunction = config.Function
 
 // Instance is what every function in functions/ implements: func-go's
 // instanced contract plus its Prometheus registry.

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgxlisten"
 
 	"function/shared/catalog"
+	"function/shared/earlyconn"
 )
 
 // Snapshots holds the current catalog snapshot and replaces it whenever the
@@ -36,7 +37,8 @@ type Snapshots struct {
 func Watch(ctx context.Context, cfg *pgx.ConnConfig, log *slog.Logger) (*Snapshots, error) {
 	s := &Snapshots{log: log, first: make(chan error, 1), done: make(chan struct{})}
 	listener := &pgxlisten.Listener{
-		Connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.ConnectConfig(ctx, cfg.Copy()) },
+		// The first connection may already be open (earlyconn).
+		Connect: func(ctx context.Context) (*pgx.Conn, error) { return earlyconn.Connect(ctx, cfg.Copy()) },
 		// Every failure comes here, a failed connect or first load too, and
 		// the interrupted wait when Close stops the listener: not a warning.
 		LogError: func(ctx context.Context, err error) {

@@ -15,6 +15,7 @@ import (
 
 // Setting names shared by the functions.
 const (
+	Function    = "AUDITFN_FUNCTION"
 	PGDSN       = "AUDITFN_PG_DSN"
 	Sink        = "K_SINK"
 	S3Endpoint  = "AUDITFN_S3_ENDPOINT"
