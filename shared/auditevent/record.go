@@ -1,8 +1,9 @@
 package auditevent
 
 import (
-	"encoding/json"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // Record is an event as stored: the event, the columns derived from it, when
@@ -35,7 +36,9 @@ type locator struct {
 // NewRecord derives the stored columns of a validated event.
 func NewRecord(ev Event) Record {
 	var loc locator
-	_ = json.Unmarshal(ev.Data, &loc) // validated data; absent fields stay empty
+	// Validated data; absent fields stay empty. The v2 prototype skips the
+	// rest of a payload about three times as fast as encoding/json.
+	_ = jsonv2.Unmarshal(ev.Data, &loc)
 	t := ev.Time.UTC()
 	return Record{
 		Event:        ev,

@@ -222,7 +222,7 @@ func (w *Writer) commit(ctx context.Context, records []auditevent.Record, parts 
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
 
-	ids := make([]uuid.UUID, len(records))
+	ids := make([][16]byte, len(records))
 	for i := range records {
 		ids[i] = records[i].ID
 	}
@@ -294,7 +294,7 @@ func (w *Writer) commit(ctx context.Context, records []auditevent.Record, parts 
 
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit", "event_keys"}, []string{"event_id", "source", "event_date"},
 		pgx.CopyFromSlice(len(fresh), func(i int) ([]any, error) {
-			return []any{fresh[i].ID, fresh[i].Source, fresh[i].EventDate}, nil
+			return []any{[16]byte(fresh[i].ID), fresh[i].Source, fresh[i].EventDate}, nil
 		})); err != nil {
 		return nil, fmt.Errorf("store event keys: %w", err)
 	}
@@ -321,10 +321,12 @@ var Columns = []string{
 	"ledger_seq", "ledger_pos", "event_hash",
 }
 
-// Values is a record as a row of Columns.
+// Values is a record as a row of Columns. The id goes as [16]byte, which pgx
+// encodes directly; a uuid.UUID would go through its driver.Valuer (a string
+// formatted, then parsed again), which was a tenth of the collector's CPU.
 func Values(r *auditevent.Record) []any {
 	return []any{
-		r.ID, r.Time, r.EventDate, r.Type, r.Category, r.Action, r.Outcome,
+		[16]byte(r.ID), r.Time, r.EventDate, r.Type, r.Category, r.Action, r.Outcome,
 		r.Source, r.Subject, r.CorrelationID, r.ActorType, r.ActorID, r.ResourceType, r.ResourceID,
 		r.Namespace, r.ClusterID, r.WorkflowID, r.TraceParent, string(r.Data), r.ReceivedAt,
 		r.LedgerSeq, r.LedgerPos, r.Hash,

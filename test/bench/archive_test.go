@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -28,9 +29,18 @@ func BenchmarkArchive(b *testing.B) {
 			marks = append(marks, time.Now())
 			return nil
 		}})
-		start := time.Now()
-		rep, err := c.Run(context.Background())
-		elapsed := time.Since(start)
+		var (
+			rep     archive.Report
+			err     error
+			elapsed time.Duration
+			start   = time.Now()
+		)
+		// The compactor runs in this process; the rest is PostgreSQL's and
+		// MinIO's.
+		use := measureCPU(b, 0, func() {
+			rep, err = c.Run(context.Background())
+			elapsed = time.Since(start)
+		})
 		require.NoError(b, err)
 		require.Len(b, rep.Days, 1)
 		require.True(b, rep.Days[0].Dropped)
@@ -52,7 +62,9 @@ func BenchmarkArchive(b *testing.B) {
 		b.ReportMetric(marks[0].Sub(start).Seconds(), "write_upload_s")
 		b.ReportMetric(marks[2].Sub(marks[1]).Seconds(), "verify_s")
 		b.ReportMetric(time.Since(marks[2]).Seconds(), "drop_s")
+		b.ReportMetric(us(use.busy, rows), "cpu_us/row")
 		b.Logf("%d rows archived in %s (%.0f rows/s): %d B of Parquet (%.1f B/event), %d B of manifest, signature and key",
 			rows, elapsed.Round(time.Millisecond), rows/elapsed.Seconds(), data, float64(data)/rows, meta)
+		b.Logf("machine CPU per row on %d CPUs: %s", runtime.NumCPU(), use.split(rows, "compactor", ""))
 	}
 }

@@ -4,6 +4,7 @@ package bench
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func BenchmarkIngest(b *testing.B) {
 	for range b.N {
 		db := testenv.NewDB(b)
 		addr := procs.FreeAddr(b)
-		procs.Start(b, procs.Binary(b, "./cmd/auditfn"), addr, map[string]string{
+		col := procs.Start(b, procs.Binary(b, "./cmd/auditfn"), addr, map[string]string{
 			"AUDITFN_FUNCTION": "collector", "AUDITFN_PG_DSN": db.AppDSN})
 		ctx := context.Background()
 		url := "http://" + addr
@@ -43,12 +44,24 @@ func BenchmarkIngest(b *testing.B) {
 		_, err := loadgen.Run(ctx, loadgen.Options{URL: url, Senders: 8, Requests: 20})
 		require.NoError(b, err)
 
-		single, err := loadgen.Run(ctx, loadgen.Options{URL: url, Senders: singleSenders, Requests: singleRequests})
+		// The clock and the CPU count cover the sending only: requests are
+		// encoded before, as emitters in other pods would have done.
+		singleLoad, err := loadgen.Prepare(loadgen.Options{URL: url, Senders: singleSenders, Requests: singleRequests})
 		require.NoError(b, err)
-		batch, err := loadgen.Run(ctx, loadgen.Options{URL: url, Senders: batchSenders, Requests: batchRequests, BatchSize: batchSize})
+		batchLoad, err := loadgen.Prepare(loadgen.Options{URL: url, Senders: batchSenders, Requests: batchRequests, BatchSize: batchSize})
 		require.NoError(b, err)
-		raw := rawCopy(b, db, batchSenders, batchRequests, batchSize)
+		var single, batch loadgen.Report
+		singleCPU := measureCPU(b, col.Pid(), func() { single = singleLoad.Send(ctx) })
+		batchCPU := measureCPU(b, col.Pid(), func() { batch = batchLoad.Send(ctx) })
+		raw, rawCPU := rawCopy(b, db, batchSenders, batchRequests, batchSize)
 
+		// Everything runs on this machine's CPUs: a path that costs more CPU
+		// per event than raw COPY cannot match it once the CPUs are busy.
+		singleUs, batchUs, rawUs := us(singleCPU.busy, single.Events()), us(batchCPU.busy, batch.Events()), us(rawCPU.busy, batch.Events())
+		b.ReportMetric(singleUs, "single_cpu_us/event")
+		b.ReportMetric(batchUs, "batch_cpu_us/event")
+		b.ReportMetric(rawUs, "rawcopy_cpu_us/event")
+		b.ReportMetric(rawUs/batchUs, "batch/rawcopy_at_equal_cpu")
 		b.ReportMetric(single.Rate(), "single_events/s")
 		b.ReportMetric(float64(single.Percentile(99).Microseconds())/1000, "single_p99_ack_ms")
 		b.ReportMetric(batch.Rate(), "batch_events/s")
@@ -59,12 +72,15 @@ func BenchmarkIngest(b *testing.B) {
 		b.Logf("single: %d events in %s (%.0f/s, p50 %s, p99 %s); batch: %d events in %s (%.0f/s, p99 %s); raw COPY %.0f/s; batch/raw %.2f",
 			single.Events(), single.Elapsed.Round(time.Millisecond), single.Rate(), single.Percentile(50), single.Percentile(99),
 			batch.Events(), batch.Elapsed.Round(time.Millisecond), batch.Rate(), batch.Percentile(99), raw, batch.Rate()/raw)
+		b.Logf("machine CPU per event on %d CPUs: single %s; batch %s; raw COPY %s; batch/raw at equal CPU %.2f",
+			runtime.NumCPU(), singleCPU.split(single.Events(), "client", "collector"), batchCPU.split(batch.Events(), "client", "collector"),
+			rawCPU.split(batch.Events(), "client", ""), rawUs/batchUs)
 	}
 }
 
 // rawCopy copies the same shape of rows straight into audit.audit_events,
 // one transaction per batch, from as many connections as the batch senders.
-func rawCopy(b *testing.B, db testenv.DB, senders, requests, size int) float64 {
+func rawCopy(b *testing.B, db testenv.DB, senders, requests, size int) (float64, cpuUse) {
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, db.AppDSN)
 	require.NoError(b, err)
@@ -81,9 +97,21 @@ func rawCopy(b *testing.B, db testenv.DB, senders, requests, size int) float64 {
 			}
 		}
 	}
-	start := time.Now()
+	var elapsed time.Duration
+	use := measureCPU(b, 0, func() {
+		start := time.Now()
+		copyAll(b, pool, rows, size)
+		elapsed = time.Since(start)
+	})
+	return float64(senders*requests*size) / elapsed.Seconds(), use
+}
+
+// copyAll copies each sender's rows on its own connection, one transaction
+// per batch of size rows.
+func copyAll(b *testing.B, pool *pgxpool.Pool, rows [][][]any, size int) {
+	ctx := context.Background()
 	var wg sync.WaitGroup
-	for s := range senders {
+	for s := range rows {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -105,5 +133,4 @@ func rawCopy(b *testing.B, db testenv.DB, senders, requests, size int) float64 {
 		}()
 	}
 	wg.Wait()
-	return float64(senders*requests*size) / time.Since(start).Seconds()
 }

@@ -98,19 +98,40 @@ func prepare(o Options, sender int) ([]request, error) {
 	return out, nil
 }
 
-// Run sends until every sender's requests are acknowledged or ctx ends.
+// Run prepares a load and sends it.
 func Run(ctx context.Context, o Options) (Report, error) {
+	l, err := Prepare(o)
+	if err != nil {
+		return Report{}, err
+	}
+	return l.Send(ctx), nil
+}
+
+// Load is a prepared run: every request encoded, nothing sent.
+type Load struct {
+	o    Options
+	work [][]request // per sender
+}
+
+// Prepare encodes every request of every sender.
+func Prepare(o Options) (*Load, error) {
 	o.Senders, o.Requests, o.BatchSize = max(o.Senders, 1), max(o.Requests, 1), max(o.BatchSize, 1)
 	if o.Retry <= 0 {
 		o.Retry = 50 * time.Millisecond
 	}
-	work := make([][]request, o.Senders)
-	for s := range work {
+	l := &Load{o: o, work: make([][]request, o.Senders)}
+	for s := range l.work {
 		var err error
-		if work[s], err = prepare(o, s); err != nil {
-			return Report{}, err
+		if l.work[s], err = prepare(o, s); err != nil {
+			return nil, err
 		}
 	}
+	return l, nil
+}
+
+// Send sends until every sender's requests are acknowledged or ctx ends.
+func (l *Load) Send(ctx context.Context) Report {
+	o := l.o
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: o.Senders}}
 	var (
 		mu     sync.Mutex
@@ -118,7 +139,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		wg     sync.WaitGroup
 	)
 	start := time.Now()
-	for _, reqs := range work {
+	for _, reqs := range l.work {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -139,7 +160,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	}
 	wg.Wait()
 	report.Elapsed = time.Since(start)
-	return report, nil
+	return report
 }
 
 func sendUntilAcked(ctx context.Context, client *http.Client, o Options, r request) (time.Duration, int, bool) {

@@ -75,6 +75,9 @@ type Proc struct {
 // URL is the process's base URL.
 func (p *Proc) URL() string { return "http://" + p.Addr }
 
+// Pid is the process id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
 // Start runs bin listening on addr with env (on top of a minimal
 // environment) and waits until /health/readiness answers 200.
 func Start(t testing.TB, bin, addr string, env map[string]string) *Proc {
