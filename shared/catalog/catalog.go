@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/Masterminds/semver/v3"
 	"github.com/google/uuid"
 
 	"function/shared/parallel"
@@ -56,29 +55,24 @@ func New(actionTypes []ActionType, workflows []Workflow) (*Catalog, error) {
 	}
 	slices.SortFunc(c.actionTypes, func(a, b ActionType) int { return strings.Compare(a.Name, b.Name) })
 
-	type version struct {
-		w *Workflow
-		v *semver.Version
-	}
 	if err := prepareAll(c.workflows, known); err != nil {
 		return nil, err
 	}
-	versions := map[string][]version{}
+	versions := map[string][]*Workflow{}
 	for i := range c.workflows {
 		w := &c.workflows[i]
-		v, _ := parseVersion(w.Version) // checked by prepare
-		versions[w.WorkflowName] = append(versions[w.WorkflowName], version{w, v})
+		versions[w.WorkflowName] = append(versions[w.WorkflowName], w)
 	}
 	for _, name := range slices.Sorted(maps.Keys(versions)) { // sorted: the same error every time
 		vs := versions[name]
-		slices.SortFunc(vs, func(a, b version) int { return b.v.Compare(a.v) })
+		slices.SortFunc(vs, func(a, b *Workflow) int { return b.semver.Compare(a.semver) })
 		for i := 1; i < len(vs); i++ {
-			if vs[i].v.Equal(vs[i-1].v) {
-				w := vs[i].w
-				return nil, w.src.errorf(w.WorkflowName, "spec.version", "version %s defined twice%s", w.Version, also(vs[i-1].w.src))
+			if vs[i].semver.Equal(vs[i-1].semver) {
+				w := vs[i]
+				return nil, w.src.errorf(w.WorkflowName, "spec.version", "version %s defined twice%s", w.Version, also(vs[i-1].src))
 			}
 		}
-		if latest := vs[0].w; latest.Status == StatusActive {
+		if latest := vs[0]; latest.Status == StatusActive {
 			c.byAction[latest.ActionType] = append(c.byAction[latest.ActionType], latest)
 			c.byID[latest.WorkflowID] = latest
 		}

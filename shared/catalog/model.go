@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"sync"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/google/uuid"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -94,7 +95,8 @@ type Workflow struct {
 	ContentHash string `json:"contentHash"`
 	Status      Status `json:"status"`
 
-	stored []byte // content as read by ParseContent, for New to hash as is
+	stored []byte          // content as read by ParseContent, for New to hash as is
+	semver *semver.Version // Version, parsed when checked
 	schema *lazySchema
 	src    source
 }

@@ -42,15 +42,18 @@ func checkActionType(a *ActionType) (string, error) {
 	return "", nil
 }
 
-// checkWorkflow returns the path of w's first bad field and its error; the
-// parameter schema is checked by compileParameters.
+// checkWorkflow returns the path of w's first bad field and its error, and
+// keeps the parsed version for New; the parameter schema is checked by
+// compileParameters.
 func checkWorkflow(w *Workflow, actionTypes map[string]*ActionType) (string, error) {
 	if w.WorkflowName == "" {
 		return "metadata.name", errRequired
 	}
-	if _, err := parseVersion(w.Version); err != nil {
+	v, err := parseVersion(w.Version)
+	if err != nil {
 		return "spec.version", err
 	}
+	w.semver = v
 	if w.Name == "" {
 		return "spec.name", errRequired
 	}
