@@ -125,8 +125,8 @@ func loadDuck(b *testing.B, connector *duckdb.Connector, recs []auditevent.Recor
 		row := auditstore.Values(&recs[i])
 		vals := make([]driver.Value, len(row))
 		for j, v := range row {
-			if id, ok := v.(uuid.UUID); ok {
-				v = id.String()
+			if id, ok := v.([16]byte); ok { // the event id
+				v = uuid.UUID(id).String()
 			}
 			vals[j] = v
 		}
