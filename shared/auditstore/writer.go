@@ -36,6 +36,9 @@ type Options struct {
 	// PartitionsAhead is how many future day partitions are kept created.
 	PartitionsAhead int
 	Logger          *slog.Logger
+	// OnCommit, when set, is told of every committed transaction: the
+	// events it stored and how long it took from begin to commit.
+	OnCommit func(stored int, took time.Duration)
 }
 
 // Writer commits events. Concurrent Write calls are gathered into one
@@ -216,6 +219,7 @@ type eventKey struct {
 // commit appends records as one ledger batch. The records are split into
 // `parts` consecutive requests of sizes size(i), for which it reports results.
 func (w *Writer) commit(ctx context.Context, records []auditevent.Record, parts int, size func(int) int) ([]Result, error) {
+	start := time.Now()
 	tx, err := w.pool.Begin(ctx)
 	if err != nil {
 		return nil, err
@@ -277,7 +281,11 @@ func (w *Writer) commit(ctx context.Context, records []auditevent.Record, parts 
 		}
 	}
 	if len(fresh) == 0 {
-		return results, tx.Commit(ctx)
+		if err := tx.Commit(ctx); err != nil {
+			return nil, err
+		}
+		w.committed(0, start)
+		return results, nil
 	}
 
 	b := integrity.Batch{Seq: prev.Seq + 1, PrevHash: prev.Hash, EventCount: len(fresh), CommittedAt: auditevent.Truncate(w.now())}
@@ -310,7 +318,14 @@ func (w *Writer) commit(ctx context.Context, records []auditevent.Record, parts 
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	w.committed(len(fresh), start)
 	return results, nil
+}
+
+func (w *Writer) committed(stored int, start time.Time) {
+	if w.opts.OnCommit != nil {
+		w.opts.OnCommit(stored, time.Since(start))
+	}
 }
 
 // Columns are the audit_events columns in the order Values gives them.

@@ -216,3 +216,32 @@ func TestLateEventForADroppedPartitionIsStored(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), db.Count(t, "audit.audit_events WHERE correlation_id = 'rr-late-2'"))
 }
+
+func TestOnCommitIsToldWhatEachCommitStored(t *testing.T) {
+	db := testenv.NewDB(t)
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, db.AppDSN)
+	require.NoError(t, err)
+	defer pool.Close()
+	var (
+		mu     sync.Mutex
+		stored []int
+	)
+	w, err := auditstore.NewWriter(ctx, pool, auditstore.Options{OnCommit: func(n int, took time.Duration) {
+		assert.Positive(t, took)
+		mu.Lock()
+		stored = append(stored, n)
+		mu.Unlock()
+	}})
+	require.NoError(t, err)
+	defer w.Close()
+
+	flow := fixtures.Flow("rr-commits", time.Now())
+	_, err = w.Write(ctx, flow)
+	require.NoError(t, err)
+	_, err = w.Write(ctx, flow) // all duplicates: a commit that stores nothing
+	require.NoError(t, err)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []int{len(flow), 0}, stored)
+}

@@ -4,7 +4,12 @@ package bench
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -51,8 +56,11 @@ func BenchmarkIngest(b *testing.B) {
 		batchLoad, err := loadgen.Prepare(loadgen.Options{URL: url, Senders: batchSenders, Requests: batchRequests, BatchSize: batchSize})
 		require.NoError(b, err)
 		var single, batch loadgen.Report
+		c0 := readCommits(b, url)
 		singleCPU := measureCPU(b, col.Pid(), func() { single = singleLoad.Send(ctx) })
+		c1 := readCommits(b, url)
 		batchCPU := measureCPU(b, col.Pid(), func() { batch = batchLoad.Send(ctx) })
+		c2 := readCommits(b, url)
 		raw, rawCPU := rawCopy(b, db, batchSenders, batchRequests, batchSize)
 
 		// Everything runs on this machine's CPUs: a path that costs more CPU
@@ -75,6 +83,7 @@ func BenchmarkIngest(b *testing.B) {
 		b.Logf("machine CPU per event on %d CPUs: single %s; batch %s; raw COPY %s; batch/raw at equal CPU %.2f",
 			runtime.NumCPU(), singleCPU.split(single.Events(), "client", "collector"), batchCPU.split(batch.Events(), "client", "collector"),
 			rawCPU.split(batch.Events(), "client", ""), rawUs/batchUs)
+		b.Logf("group commits: single %s; batch %s", c1.since(c0), c2.since(c1))
 	}
 }
 
@@ -133,4 +142,41 @@ func copyAll(b *testing.B, pool *pgxpool.Pool, rows [][][]any, size int) {
 		}()
 	}
 	wg.Wait()
+}
+
+// commits is what the collector's commit histograms hold so far.
+type commits struct{ count, events, seconds float64 }
+
+var commitMetric = regexp.MustCompile(`(?m)^auditfn_collector_commit_(events|seconds)_(sum|count) (\S+)$`)
+
+func readCommits(b *testing.B, url string) commits {
+	b.Helper()
+	resp, err := http.Get(url + "/metrics")
+	require.NoError(b, err)
+	defer resp.Body.Close()
+	text, err := io.ReadAll(resp.Body)
+	require.NoError(b, err)
+	var c commits
+	for _, m := range commitMetric.FindAllStringSubmatch(string(text), -1) {
+		v, err := strconv.ParseFloat(m[3], 64)
+		require.NoError(b, err)
+		switch m[1] + "_" + m[2] {
+		case "events_count":
+			c.count = v
+		case "events_sum":
+			c.events = v
+		case "seconds_sum":
+			c.seconds = v
+		}
+	}
+	return c
+}
+
+// since describes the commits between then and c.
+func (c commits) since(then commits) string {
+	n := c.count - then.count
+	if n == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%.0f, %.1f events and %.2f ms each", n, (c.events-then.events)/n, 1000*(c.seconds-then.seconds)/n)
 }
