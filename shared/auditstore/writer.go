@@ -220,21 +220,46 @@ type eventKey struct {
 // `parts` consecutive requests of sizes size(i), for which it reports results.
 func (w *Writer) commit(ctx context.Context, records []auditevent.Record, parts int, size func(int) int) ([]Result, error) {
 	start := time.Now()
-	tx, err := w.pool.Begin(ctx)
+	// The transaction is begun and committed inside pipelined batches, not
+	// with pgx.Tx (whose Begin and Commit are a round trip each): a commit
+	// holds the chain, so its round trips bound ingest (docs/performance.md).
+	conn, err := w.pool.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	committed := false
+	defer func() {
+		if !committed {
+			// Back to idle, or the pool destroys the connection on release.
+			_, _ = conn.Exec(ctx, `ROLLBACK`)
+		}
+		conn.Release()
+	}()
 
-	ids := make([][16]byte, len(records))
+	// The group's distinct keys, each with the record it first comes in.
+	first := make(map[eventKey]int, len(records))
+	keyIDs, keySources, keyDates := make([][16]byte, 0, len(records)), make([]string, 0, len(records)), make([]time.Time, 0, len(records))
 	for i := range records {
-		ids[i] = records[i].ID
+		k := eventKey{records[i].ID, records[i].Source}
+		if _, dup := first[k]; !dup {
+			first[k] = i
+			keyIDs, keySources, keyDates = append(keyIDs, k.id), append(keySources, k.source), append(keyDates, records[i].EventDate)
+		}
 	}
+	// One round trip: begin, take the chain, read its head, and claim the
+	// keys; those already stored come back as not inserted (duplicates).
 	batch := &pgx.Batch{}
+	batch.Queue(`BEGIN`)
 	batch.Queue(`SELECT pg_advisory_xact_lock($1)`, chainLock)
 	batch.Queue(`SELECT seq, batch_hash FROM audit.ledger ORDER BY seq DESC LIMIT 1`)
-	batch.Queue(`SELECT event_id, source FROM audit.event_keys WHERE event_id = ANY($1)`, ids)
-	br := tx.SendBatch(ctx, batch)
+	batch.Queue(`INSERT INTO audit.event_keys (event_id, source, event_date)
+		SELECT * FROM unnest($1::uuid[], $2::text[], $3::date[])
+		ON CONFLICT DO NOTHING RETURNING event_id, source`, keyIDs, keySources, keyDates)
+	br := conn.SendBatch(ctx, batch)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, fmt.Errorf("begin: %w", err)
+	}
 	if _, err := br.Exec(); err != nil {
 		br.Close()
 		return nil, fmt.Errorf("chain lock: %w", err)
@@ -244,46 +269,46 @@ func (w *Writer) commit(ctx context.Context, records []auditevent.Record, parts 
 		br.Close()
 		return nil, fmt.Errorf("ledger head: %w", err)
 	}
-	seen := map[eventKey]bool{}
+	inserted := make(map[eventKey]bool, len(keyIDs))
 	rows, err := br.Query()
 	if err != nil {
 		br.Close()
-		return nil, fmt.Errorf("dedupe lookup: %w", err)
+		return nil, fmt.Errorf("store event keys: %w", err)
 	}
 	for rows.Next() {
 		var k eventKey
-		if err := rows.Scan(&k.id, &k.source); err != nil {
+		if err := rows.Scan((*[16]byte)(&k.id), &k.source); err != nil {
 			rows.Close()
 			br.Close()
 			return nil, err
 		}
-		seen[k] = true
+		inserted[k] = true
 	}
 	rows.Close()
 	if err := br.Close(); err != nil {
-		return nil, fmt.Errorf("dedupe lookup: %w", err)
+		return nil, fmt.Errorf("store event keys: %w", err)
 	}
 
-	// Keep the first copy of each event not stored before; count the rest
+	// Keep the first copy of each event whose key was new; count the rest
 	// as duplicates for the request they came in.
 	results := make([]Result, parts)
 	fresh := make([]*auditevent.Record, 0, len(records))
 	for p, i := 0, 0; p < parts; p++ {
 		for end := i + size(p); i < end; i++ {
 			k := eventKey{records[i].ID, records[i].Source}
-			if seen[k] {
+			if !inserted[k] || first[k] != i {
 				results[p].Duplicates++
 				continue
 			}
-			seen[k] = true
 			results[p].Stored++
 			fresh = append(fresh, &records[i])
 		}
 	}
 	if len(fresh) == 0 {
-		if err := tx.Commit(ctx); err != nil {
-			return nil, err
+		if _, err := conn.Exec(ctx, `COMMIT`); err != nil {
+			return nil, fmt.Errorf("commit: %w", err)
 		}
+		committed = true
 		w.committed(0, start)
 		return results, nil
 	}
@@ -300,24 +325,28 @@ func (w *Writer) commit(ctx context.Context, records []auditevent.Record, parts 
 	b.EventsDigest = integrity.EventsDigest(hashes)
 	integrity.Seal(&b)
 
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit", "event_keys"}, []string{"event_id", "source", "event_date"},
-		pgx.CopyFromSlice(len(fresh), func(i int) ([]any, error) {
-			return []any{[16]byte(fresh[i].ID), fresh[i].Source, fresh[i].EventDate}, nil
-		})); err != nil {
-		return nil, fmt.Errorf("store event keys: %w", err)
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"audit", "audit_events"}, Columns, pgx.CopyFromSlice(len(fresh), func(i int) ([]any, error) {
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"audit", "audit_events"}, Columns, pgx.CopyFromSlice(len(fresh), func(i int) ([]any, error) {
 		return Values(fresh[i]), nil
 	})); err != nil {
 		return nil, fmt.Errorf("store events: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO audit.ledger (seq, prev_hash, event_count, events_digest, committed_at, batch_hash)
-		VALUES ($1, $2, $3, $4, $5, $6)`, b.Seq, b.PrevHash, b.EventCount, b.EventsDigest, b.CommittedAt, b.Hash); err != nil {
+	end := &pgx.Batch{}
+	end.Queue(`INSERT INTO audit.ledger (seq, prev_hash, event_count, events_digest, committed_at, batch_hash)
+		VALUES ($1, $2, $3, $4, $5, $6)`, b.Seq, b.PrevHash, b.EventCount, b.EventsDigest, b.CommittedAt, b.Hash)
+	end.Queue(`COMMIT`)
+	br = conn.SendBatch(ctx, end)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
 		return nil, fmt.Errorf("append ledger: %w", err)
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if _, err := br.Exec(); err != nil {
+		br.Close()
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	committed = true
 	w.committed(len(fresh), start)
 	return results, nil
 }
