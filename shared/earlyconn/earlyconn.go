@@ -29,7 +29,7 @@ import (
 // them would be a backend held for nothing.
 var Functions = []string{"actions", "validate", "workflow", "workflows"}
 
-// dialTimeout bounds the early dial when the DSN sets no connect_timeout.
+// dialTimeout bounds the early dial; a connect_timeout in the DSN may end it sooner.
 const dialTimeout = 30 * time.Second
 
 var (
