@@ -213,6 +213,11 @@ func (e *Emitter) run() {
 // deliver sends events until each is acknowledged or rejected, returning
 // those left when sending was aborted.
 func (e *Emitter) deliver(events []auditevent.Event) []auditevent.Event {
+	if e.opts.Keys != nil {
+		for i := range events { // here, not in Emit: off the caller's request path
+			e.opts.Keys.Sign(&events[i])
+		}
+	}
 	if !e.single.Load() && len(events) > 1 {
 		status, err := e.sendRetrying(events)
 		switch {
@@ -272,11 +277,6 @@ func (e *Emitter) deliverSingly(events []auditevent.Event) ([]auditevent.Event, 
 // non-retriable 4xx), retrying transport errors and retriable statuses with
 // capped exponential backoff. It returns an error only when aborted.
 func (e *Emitter) sendRetrying(events []auditevent.Event) (int, error) {
-	if e.opts.Keys != nil {
-		for i := range events { // here, not in Emit: off the caller's request path
-			e.opts.Keys.Sign(&events[i])
-		}
-	}
 	backoff := e.opts.BaseBackoff
 	for {
 		status, err := e.send(events)
