@@ -236,18 +236,13 @@ func (w *Writer) commit(ctx context.Context, records []auditevent.Record, parts 
 		conn.Release()
 	}()
 
-	// The group's distinct keys, each with the record it first comes in.
-	first := make(map[eventKey]int, len(records))
-	keyIDs, keySources, keyDates := make([][16]byte, 0, len(records)), make([]string, 0, len(records)), make([]time.Time, 0, len(records))
-	for i := range records {
-		k := eventKey{records[i].ID, records[i].Source}
-		if _, dup := first[k]; !dup {
-			first[k] = i
-			keyIDs, keySources, keyDates = append(keyIDs, k.id), append(keySources, k.source), append(keyDates, records[i].EventDate)
-		}
+	keyIDs, keySources, keyDates := make([][16]byte, len(records)), make([]string, len(records)), make([]time.Time, len(records))
+	for i, r := range records {
+		keyIDs[i], keySources[i], keyDates[i] = r.ID, r.Source, r.EventDate
 	}
 	// One round trip: begin, take the chain, read its head, and claim the
-	// keys; those already stored come back as not inserted (duplicates).
+	// keys. Only keys inserted now come back, each once: one stored before,
+	// or repeated within the group after its first copy, is a duplicate.
 	batch := &pgx.Batch{}
 	batch.Queue(`BEGIN`)
 	batch.Queue(`SELECT pg_advisory_xact_lock($1)`, chainLock)
@@ -269,7 +264,7 @@ func (w *Writer) commit(ctx context.Context, records []auditevent.Record, parts 
 		br.Close()
 		return nil, fmt.Errorf("ledger head: %w", err)
 	}
-	inserted := make(map[eventKey]bool, len(keyIDs))
+	inserted := make(map[eventKey]bool, len(records))
 	rows, err := br.Query()
 	if err != nil {
 		br.Close()
@@ -296,10 +291,11 @@ func (w *Writer) commit(ctx context.Context, records []auditevent.Record, parts 
 	for p, i := 0, 0; p < parts; p++ {
 		for end := i + size(p); i < end; i++ {
 			k := eventKey{records[i].ID, records[i].Source}
-			if !inserted[k] || first[k] != i {
+			if !inserted[k] {
 				results[p].Duplicates++
 				continue
 			}
+			delete(inserted, k) // later copies are duplicates
 			results[p].Stored++
 			fresh = append(fresh, &records[i])
 		}
