@@ -11,9 +11,9 @@ import (
 
 // Tests make their buckets under this prefix (test/testenv.NewBucket) and
 // lock objects for the 1-day minimum, so those buckets cannot be removed
-// when the test ends: they pile up on a machine that keeps .local/, and
-// MinIO's background scanner then spends a share of a core walking them,
-// which shows in benchmarks. `make up` removes those two days old or more.
+// when the test ends: they pile up on a machine that keeps .local/ (by the
+// hundred, each walked by MinIO's background scanner). `make up` removes
+// those two days old or more.
 const (
 	testBucketPrefix = "t-"
 	testBucketMinAge = 48 * time.Hour
