@@ -45,7 +45,7 @@ func run() error {
 		return err
 	}
 	defer conn.Close(ctx)
-	if err := catalogstore.Save(ctx, conn, c); err != nil {
+	if err := catalogstore.Save(ctx, conn, c.ActionTypes(), c.Workflows()); err != nil {
 		return err
 	}
 	fmt.Printf("loaded %d action types and %d workflow versions from %s\n", len(c.ActionTypes()), len(c.Workflows()), os.Args[1])

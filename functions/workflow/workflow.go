@@ -53,7 +53,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	}
 	event.QueryDurationMs = discovery.Since(start)
 	if status == http.StatusOK {
-		httpjson.Write(w, status, wf)
+		httpjson.Write(w, status, answerOf(wf))
 	} else {
 		discovery.NotFound(w)
 	}

@@ -26,14 +26,18 @@ type Function struct{ *discovery.Base }
 // New returns the function; Start connects it.
 func New() *Function { return &Function{discovery.NewBase("workflows")} }
 
-// listed is one workflow as answered to HAPI: no score.
+// listed is one workflow as answered to HAPI (Data Storage's
+// WorkflowDiscoveryEntry): no score. The display name is metadata.name.
 type listed struct {
-	WorkflowID      string              `json:"workflowId"`
-	WorkflowName    string              `json:"workflowName"`
-	Name            string              `json:"name"`
-	Description     catalog.Description `json:"description"`
-	Version         string              `json:"version"`
-	ExecutionEngine string              `json:"executionEngine"`
+	WorkflowID         string              `json:"workflowId"`
+	WorkflowName       string              `json:"workflowName"`
+	Name               string              `json:"name"`
+	Description        catalog.Description `json:"description"`
+	Version            string              `json:"version"`
+	SchemaVersion      string              `json:"schemaVersion"`
+	ExecutionBundle    string              `json:"executionBundle,omitempty"`
+	ExecutionEngine    string              `json:"executionEngine,omitempty"` // an enum: left out rather than ""
+	ServiceAccountName string              `json:"serviceAccountName,omitempty"`
 }
 
 type response struct {
@@ -64,11 +68,14 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	audited := make([]auditevent.ListedWorkflow, len(page))
 	for i, rw := range page {
 		wf := rw.Workflow
-		out[i] = listed{WorkflowID: wf.WorkflowID.String(), WorkflowName: wf.WorkflowName, Name: wf.Name,
-			Description: wf.Description, Version: wf.Version, ExecutionEngine: wf.ExecutionEngine}
+		out[i] = listed{WorkflowID: wf.WorkflowID.String(), WorkflowName: wf.WorkflowName, Name: wf.WorkflowName,
+			Description: wf.Description, Version: wf.Version, SchemaVersion: discovery.SchemaVersion,
+			ExecutionBundle: wf.Execution.Bundle, ExecutionEngine: wf.Execution.Engine,
+			ServiceAccountName: wf.Execution.ServiceAccountName}
+		owner, maintainer := discovery.Owner(wf)
 		audited[i] = auditevent.ListedWorkflow{WorkflowID: wf.WorkflowID.String(), WorkflowName: wf.WorkflowName,
-			Version: wf.Version, Title: wf.Name, Description: wf.Description, Labels: labels(wf),
-			Owner: wf.Owner, Maintainer: wf.Maintainer, ContentHash: wf.ContentHash, Rank: rw.Rank, FinalScore: rw.Score}
+			Version: wf.Version, Title: wf.WorkflowName, Description: wf.Description, Labels: labels(wf),
+			Owner: owner, Maintainer: maintainer, ContentHash: wf.ContentHash, Rank: rw.Rank, FinalScore: rw.Score}
 	}
 	elapsed := discovery.Since(start)
 	httpjson.Write(w, http.StatusOK, response{ActionType: actionType, Workflows: out, Pagination: pagination})
@@ -88,8 +95,8 @@ func labels(wf *catalog.Workflow) map[string]any {
 	if len(wf.CustomLabels) > 0 {
 		all["customLabels"] = wf.CustomLabels
 	}
-	if b, _ := json.Marshal(wf.DetectedLabels); string(b) != "{}" {
-		all["detectedLabels"] = json.RawMessage(b)
+	if len(wf.DetectedLabels) > 0 {
+		all["detectedLabels"] = wf.DetectedLabels // as the document wrote them
 	}
 	return all
 }

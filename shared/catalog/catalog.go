@@ -23,10 +23,9 @@ type Catalog struct {
 	byID        map[uuid.UUID]*Workflow
 }
 
-// New validates action types and workflows and builds a snapshot; parameter
-// schemas are compiled on first use (LoadDir, the entry of new documents,
-// compiles them all). It fills
-// each workflow's ContentHash and WorkflowID (any given values are replaced)
+// New validates action types and workflows and builds a snapshot. It fills
+// each workflow's ContentHash, WorkflowID and Detected (any given values are
+// replaced)
 // and defaults an empty Status to Active. The catalog takes the workflows
 // slice over rather than copying it (a copy faulted in half a megabyte on a
 // scale-from-zero start): callers must not use it afterwards. Every error is
@@ -88,8 +87,7 @@ func prepareAll(workflows []Workflow, known map[string]*ActionType) error {
 	return parallel.Each(len(workflows), func(i int) error { return prepare(&workflows[i], known) })
 }
 
-// prepare checks w and computes its identity; its parameter schema is
-// compiled on first use (LoadDir compiles them all at once).
+// prepare checks w and computes its identity.
 func prepare(w *Workflow, known map[string]*ActionType) error {
 	if w.Status == "" {
 		w.Status = StatusActive
@@ -97,17 +95,32 @@ func prepare(w *Workflow, known map[string]*ActionType) error {
 	if field, err := checkWorkflow(w, known); err != nil {
 		return w.src.errorf(w.WorkflowName, field, "%v", err)
 	}
-	w.schema = &lazySchema{}
-	content := w.stored
-	w.stored = nil // hashed once; the snapshot keeps the decoded fields only
-	if content == nil {
-		var err error
-		if content, err = canonicalContent(w); err != nil {
-			return w.src.errorf(w.WorkflowName, "spec.parameters", "%v", err)
+	d, field, err := readDetected(w.DetectedLabels)
+	if err != nil {
+		return w.src.errorf(w.WorkflowName, strings.TrimSuffix("spec.detectedLabels."+field, "."), "%v", err)
+	}
+	w.Detected = d
+	if w.content == nil {
+		if w.content, err = cleanContent(w); err != nil {
+			return w.src.errorf(w.WorkflowName, "spec", "%v", err)
 		}
 	}
-	w.ContentHash = contentHash(content)
+	w.ContentHash = contentHash(w.content)
 	w.WorkflowID = workflowID(w.ContentHash)
+	return checkClaim(w)
+}
+
+// checkClaim refuses a document whose status names another identity than
+// the one computed: served under either id, it would be two workflows.
+func checkClaim(w *Workflow) error {
+	if c := w.claimed.contentHash; c != "" && c != w.ContentHash {
+		return w.src.errorf(w.WorkflowName, "status.contentHash",
+			"the document says %s, its content hashes to %s", c, w.ContentHash)
+	}
+	if c := w.claimed.workflowID; c != "" && !strings.EqualFold(c, w.WorkflowID.String()) {
+		return w.src.errorf(w.WorkflowName, "status.workflowId",
+			"the document says %s, its content gives %s", c, w.WorkflowID)
+	}
 	return nil
 }
 
@@ -117,18 +130,6 @@ func also(s source) string {
 		return ""
 	}
 	return fmt.Sprintf(" (also in %s, document %d)", s.file, s.doc)
-}
-
-// compileSchemas compiles every workflow's parameter schema now, naming the
-// first bad one.
-func (c *Catalog) compileSchemas() error {
-	for i := range c.workflows {
-		w := &c.workflows[i]
-		if _, err := w.ParameterSchema(); err != nil {
-			return w.src.errorf(w.WorkflowName, "spec.parameters", "%v", err)
-		}
-	}
-	return nil
 }
 
 // ActionTypes returns every action type, sorted by name.

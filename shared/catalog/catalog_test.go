@@ -14,9 +14,13 @@ import (
 )
 
 var actionTypes = []catalog.ActionType{
-	{Name: "ScaleReplicas", Description: catalog.Description{What: "Scales."}},
-	{Name: "RestartPod", Description: catalog.Description{What: "Restarts."}},
-	{Name: "DrainNode", Description: catalog.Description{What: "Drains."}},
+	{Name: "ScaleReplicas", Description: describe("Scales.")},
+	{Name: "RestartPod", Description: describe("Restarts.")},
+	{Name: "DrainNode", Description: describe("Drains.")},
+}
+
+func describe(what string) catalog.Description {
+	return catalog.Description{What: what, WhenToUse: "When " + what}
 }
 
 // workflow is a valid Active RestartPod workflow with the typical labels,
@@ -25,13 +29,12 @@ func workflow(name, version string, options ...func(*catalog.Workflow)) catalog.
 	w := catalog.Workflow{
 		WorkflowName: name,
 		WorkflowSpec: catalog.WorkflowSpec{
-			Version:         version,
-			Name:            "Title of " + name,
-			Description:     catalog.Description{What: "Does " + name + "."},
-			ActionType:      "RestartPod",
-			Labels:          typical,
-			Parameters:      []byte(`{"type":"object","properties":{"NAME":{"type":"string"}}}`),
-			ExecutionEngine: "job",
+			Version:     version,
+			Description: describe("Does " + name + "."),
+			ActionType:  "RestartPod",
+			Labels:      typical,
+			Execution:   catalog.Execution{Engine: "job"},
+			Parameters:  []catalog.Parameter{{Name: "NAME", Type: catalog.TypeString, Description: "A name."}},
 		},
 	}
 	for _, o := range options {
@@ -48,8 +51,9 @@ func status(s catalog.Status) func(*catalog.Workflow) {
 	return func(w *catalog.Workflow) { w.Status = s }
 }
 
-func detected(d catalog.DetectedLabels) func(*catalog.Workflow) {
-	return func(w *catalog.Workflow) { w.DetectedLabels = d }
+// detected sets the workflow's detectedLabels document.
+func detected(doc string) func(*catalog.Workflow) {
+	return func(w *catalog.Workflow) { w.DetectedLabels = []byte(doc) }
 }
 
 func mustNew(t *testing.T, workflows ...catalog.Workflow) *catalog.Catalog {
@@ -71,7 +75,7 @@ func TestLatestVersionOnly(t *testing.T) {
 	c := mustNew(t,
 		workflow("restart", "1.9.0"),
 		workflow("restart", "1.10.0"), // semantic, not lexical, order
-		workflow("restart", "v1.2.0"),
+		workflow("restart", "1.2.0"),
 		workflow("restart", "1.10.0-rc.1"),
 		workflow("other", "0.1.0"),
 	)
@@ -94,6 +98,8 @@ func TestOnlyActiveIsDiscoverable(t *testing.T) {
 		// Disabling the latest version hides the workflow: it does not bring 1.0.0 back.
 		workflow("pulled", "1.0.0"),
 		workflow("pulled", "2.0.0", status(catalog.StatusDisabled)),
+		workflow("pending", "1.0.0", status(catalog.StatusPending)),
+		workflow("superseded", "1.0.0", status(catalog.StatusSuperseded)),
 	)
 	got, total := c.ListWorkflows("RestartPod", catalog.Filter{}, 0, 10)
 	assert.Equal(t, 1, total)
@@ -125,14 +131,14 @@ func TestListActions(t *testing.T) {
 	all, total := c.ListActions(catalog.Filter{}, 0, 10)
 	assert.Equal(t, 2, total, "DrainNode has no active workflow")
 	assert.Equal(t, []catalog.ActionSummary{
-		{ActionType: "RestartPod", Description: catalog.Description{What: "Restarts."}, WorkflowCount: 1},
-		{ActionType: "ScaleReplicas", Description: catalog.Description{What: "Scales."}, WorkflowCount: 2},
+		{ActionType: "RestartPod", Description: describe("Restarts."), WorkflowCount: 1},
+		{ActionType: "ScaleReplicas", Description: describe("Scales."), WorkflowCount: 2},
 	}, all, "sorted by action type")
 
 	matching, total := c.ListActions(catalog.Filter{Severity: "info"}, 0, 10)
 	assert.Equal(t, 1, total)
 	assert.Equal(t, []catalog.ActionSummary{
-		{ActionType: "ScaleReplicas", Description: catalog.Description{What: "Scales."}, WorkflowCount: 1},
+		{ActionType: "ScaleReplicas", Description: describe("Scales."), WorkflowCount: 1},
 	}, matching, "only matching workflows count")
 
 	none, total := c.ListActions(catalog.Filter{Component: "v1/Node"}, 0, 10)
@@ -186,9 +192,9 @@ func TestRanking(t *testing.T) {
 	yes := new(true)
 	c := mustNew(t,
 		workflow("plain", "1.0.0"),
-		workflow("gitops", "1.0.0", detected(catalog.DetectedLabels{GitOpsManaged: yes, GitOpsTool: "argocd"})),
-		workflow("gitops-any", "1.0.0", detected(catalog.DetectedLabels{GitOpsManaged: yes, GitOpsTool: "*"})),
-		workflow("flux", "1.0.0", detected(catalog.DetectedLabels{GitOpsManaged: yes, GitOpsTool: "flux"})),
+		workflow("gitops", "1.0.0", detected(`{"gitOpsManaged":"true","gitOpsTool":"argocd"}`)),
+		workflow("gitops-any", "1.0.0", detected(`{"gitOpsManaged":true,"gitOpsTool":"*"}`)),
+		workflow("flux", "1.0.0", detected(`{"gitOpsManaged":"true","gitOpsTool":"flux"}`)),
 	)
 	f := catalog.Filter{Severity: "critical", DetectedLabels: catalog.DetectedLabels{GitOpsManaged: yes, GitOpsTool: "argocd"}}
 	got, total := c.ListWorkflows("RestartPod", f, 0, 10)
@@ -202,9 +208,9 @@ func TestTiesBreakOnWorkflowID(t *testing.T) {
 	// Equal scores: resourceQuotaConstrained carries no weight, and the others
 	// declare nothing the filter asks for.
 	c := mustNew(t,
-		workflow("one", "1.0.0", detected(catalog.DetectedLabels{ResourceQuotaConstrained: new(true)})),
+		workflow("one", "1.0.0", detected(`{"resourceQuotaConstrained":"true"}`)),
 		workflow("two", "1.0.0"),
-		workflow("three", "1.0.0", detected(catalog.DetectedLabels{HelmManaged: new(true)})),
+		workflow("three", "1.0.0", detected(`{"helmManaged":"true"}`)),
 		workflow("four", "1.0.0"),
 	)
 	f := catalog.Filter{DetectedLabels: catalog.DetectedLabels{ResourceQuotaConstrained: new(true)}}
@@ -235,9 +241,6 @@ func TestGet(t *testing.T) {
 	got, ok := c.Get(w.WorkflowID)
 	require.True(t, ok)
 	assert.Equal(t, "restart", got.WorkflowName)
-	schema, err := got.ParameterSchema()
-	assert.NoError(t, err)
-	assert.NotNil(t, schema)
 
 	_, ok = c.Get(uuid.New())
 	assert.False(t, ok)

@@ -2,10 +2,14 @@ package catalog
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"sigs.k8s.io/yaml"
 )
 
@@ -25,7 +29,11 @@ func Generate(n int, seed int64) []byte {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	var out bytes.Buffer
 	write := func(doc any) {
-		b, err := yaml.Marshal(doc)
+		j, err := jsonv2.Marshal(doc) 
+		if err != nil {
+			panic(err) // our own plain structs always marshal
+		}
+		b, err := yaml.JSONToYAML(j)
 		if err != nil {
 			panic(err) // our own plain structs always marshal
 		}
@@ -35,8 +43,8 @@ func Generate(n int, seed int64) []byte {
 	for _, name := range actionTypeNames {
 		write(actionTypeDoc{
 			typeMeta: typeMeta{APIVersion: apiVersion, Kind: kindActionType},
-			Metadata: objectMeta{Name: strings.ToLower(name)},
-			Spec:     ActionType{Name: name, Description: Description{What: "Generated action type " + name + "."}},
+			Metadata: objectMeta{"name": jsontext.Value(strconv.Quote(strings.ToLower(name)))},
+			Spec:     ActionType{Name: name, Description: Description{What: "Generated action type " + name + ".", WhenToUse: "In benchmarks."}},
 		})
 	}
 	for i := range n {
@@ -62,12 +70,6 @@ func generateWorkflow(rng *rand.Rand, i int) workflowDoc {
 		}
 		return out
 	}
-	flag := func(percent int) *bool {
-		if rng.IntN(100) < percent {
-			return new(true)
-		}
-		return nil
-	}
 
 	actionType := actionTypeNames[i%len(actionTypeNames)]
 	name, version := fmt.Sprintf("gen-%s-%04d", strings.ToLower(actionType), i), "1.0.0"
@@ -75,43 +77,60 @@ func generateWorkflow(rng *rand.Rand, i int) workflowDoc {
 		name = fmt.Sprintf("gen-%s-%04d", strings.ToLower(actionType), i-len(actionTypeNames))
 		version = fmt.Sprintf("1.%d.0", 1+i)
 	}
+	detected := map[string]any{}
+	// Slices, not maps: the draws must come in the same order every time.
+	for _, b := range []struct {
+		key     string
+		percent int
+	}{{"gitOpsManaged", 30}, {"pdbProtected", 30}, {"hpaEnabled", 30}, {"stateful", 20}} {
+		if rng.IntN(100) < b.percent {
+			detected[b.key] = pick("true", "true", "false") // as Kubernaut's documents write booleans
+		}
+	}
+	for _, s := range []struct {
+		key    string
+		values []string
+	}{
+		{"gitOpsTool", []string{"", "", "argocd", "flux", wildcard}},
+		{"serviceMesh", []string{"", "", "istio", "linkerd", wildcard}},
+		{"storageBackend", []string{"", "", "", "odf-ceph", "lvms", wildcard}},
+	} {
+		if v := pick(s.values...); v != "" {
+			detected[s.key] = v
+		}
+	}
 	spec := WorkflowSpec{
 		Version:     version,
-		Name:        fmt.Sprintf("Generated %s workflow %d", actionType, i),
-		Description: Description{What: "Synthetic workflow for benchmarks.", WhenToUse: "Never in production."},
+		Description: Description{What: fmt.Sprintf("Synthetic %s workflow %d for benchmarks.", actionType, i), WhenToUse: "Never in production."},
 		ActionType:  actionType,
-		Owner:       pick("platform-team", "sre-team", "payments-team"),
-		Maintainer:  "oncall@example.com",
 		Labels: Labels{
 			Severity:    some(severities...),
-			Component:   some("apps/v1/Deployment", "apps/v1/StatefulSet", "v1/Pod", "v1/Node"),
 			Environment: some("production", "staging", "development"),
+			Component:   some("apps/v1/Deployment", "apps/v1/StatefulSet", "v1/Pod", "v1/Node"),
 			Priority:    pick("P0", "P1", "P2", "P3", wildcard),
 		},
-		DetectedLabels: DetectedLabels{
-			GitOpsManaged:  flag(30),
-			PDBProtected:   flag(30),
-			HPAEnabled:     flag(30),
-			Stateful:       flag(20),
-			GitOpsTool:     pick("", "", "argocd", "flux", wildcard),
-			ServiceMesh:    pick("", "", "istio", "linkerd", wildcard),
-			StorageBackend: pick("", "", "", "odf-ceph", "lvms", wildcard),
+		Execution: Execution{
+			Engine: pick("tekton", "job"),
+			Bundle: fmt.Sprintf("quay.io/example/gen-%04d@sha256:%064x", i, rng.Uint64()),
 		},
-		Parameters: fmt.Appendf(nil,
-			`{"type":"object","required":["TARGET"],"properties":{"TARGET":{"type":"string","pattern":"^[a-z0-9-]+$"},"LIMIT":{"type":"integer","minimum":1,"maximum":%d}}}`,
-			1+rng.IntN(100)),
-		ExecutionEngine: pick("tekton", "job"),
-		ExecutionBundle: fmt.Sprintf("quay.io/example/gen-%04d@sha256:%064x", i, rng.Uint64()),
+		Maintainers: []Maintainer{{Name: pick("platform-team", "sre-team", "payments-team"), Email: "oncall@example.com"}},
+		Parameters: []Parameter{
+			{Name: "TARGET", Type: TypeString, Required: true, Description: "Target name.", Pattern: "^[a-z0-9-]+$"},
+			{Name: "LIMIT", Type: TypeInteger, Description: "Upper bound.", Minimum: new(1.0), Maximum: new(float64(1 + rng.IntN(100)))},
+		},
+	}
+	if len(detected) > 0 {
+		spec.DetectedLabels, _ = json.Marshal(detected) // a map of strings always marshals
 	}
 	if rng.IntN(10) < 3 {
 		spec.Labels.Cluster = some("prod-east", "prod-west")
 	}
 	if rng.IntN(2) == 0 {
-		spec.CustomLabels = map[string][]string{"team": {pick("payments", "platform", "data", wildcard)}}
+		spec.CustomLabels = map[string]string{"team": pick("payments", "platform", "data", wildcard)}
 	}
 	doc := workflowDoc{
 		typeMeta: typeMeta{APIVersion: apiVersion, Kind: kindWorkflow},
-		Metadata: objectMeta{Name: name},
+		Metadata: objectMeta{"name": jsontext.Value(strconv.Quote(name))},
 		Spec:     spec,
 	}
 	switch r := rng.IntN(100); {

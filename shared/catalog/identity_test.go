@@ -1,16 +1,17 @@
 package catalog_test
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/gowebpki/jcs"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"sigs.k8s.io/yaml"
 
 	"function/shared/catalog"
 )
@@ -23,45 +24,77 @@ func loadWorkflow(t *testing.T, doc string) catalog.Workflow {
 	return c.Workflows()[0]
 }
 
-func TestContentHashIsTheDocumentsCanonicalJSON(t *testing.T) {
+// vectorsDir holds Kubernaut's own identity test vectors (compat §5).
+const vectorsDir = "../../../shared/kubernaut-vectors"
+
+// The documents of the vectors get, byte for byte, the clean content and
+// the content hash and workflow id that Kubernaut's code computes.
+func TestKubernautIdentityVectors(t *testing.T) {
+	f, err := os.Open(filepath.Join(vectorsDir, "expected.txt"))
+	require.NoError(t, err)
+	defer f.Close()
+	actionTypes := files("a.yaml", `apiVersion: kubernaut.ai/v1alpha1
+kind: ActionType
+metadata: {name: scale-replicas}
+spec: {name: ScaleReplicas, description: {what: Scales., whenToUse: Load.}}
+---
+apiVersion: kubernaut.ai/v1alpha1
+kind: ActionType
+metadata: {name: restart-pod}
+spec: {name: RestartPod, description: {what: Restarts., whenToUse: Wedged.}}
+`)
+	checked := 0
+	lines := bufio.NewScanner(f)
+	for lines.Scan() {
+		fields := strings.Fields(lines.Text())
+		if len(fields) != 3 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		name, wantHash, wantID := fields[0], fields[1], fields[2]
+		t.Run(name, func(t *testing.T) {
+			doc, err := os.ReadFile(filepath.Join(vectorsDir, name+".yaml"))
+			require.NoError(t, err)
+			wantContent, err := os.ReadFile(filepath.Join(vectorsDir, name+".content.json"))
+			require.NoError(t, err)
+
+			fsys := actionTypes
+			fsys["w.yaml"] = files("w.yaml", string(doc))["w.yaml"]
+			c, err := catalog.LoadDir(fsys)
+			require.NoError(t, err)
+			w := c.Workflows()[0]
+			content := w.Content()
+			assert.Equal(t, string(wantContent), string(content))
+			sum := sha256.Sum256(content)
+			assert.Equal(t, hex.EncodeToString(sum[:]), w.ContentHash, "the hash is of the content")
+			assert.Equal(t, wantHash, w.ContentHash)
+			assert.Equal(t, wantID, w.WorkflowID.String())
+		})
+		checked++
+	}
+	require.NoError(t, lines.Err())
+	assert.Equal(t, 2, checked, "both vectors checked")
+}
+
+func TestWorkflowIDIsTheUUIDv5OfTheHash(t *testing.T) {
 	w := loadWorkflow(t, workflowYAML)
-
-	// Computed independently: the YAML document as JSON, canonicalised, hashed.
-	j, err := yaml.YAMLToJSON([]byte(workflowYAML))
-	require.NoError(t, err)
-	canonical, err := jcs.Transform(j)
-	require.NoError(t, err)
-	sum := sha256.Sum256(canonical)
-	assert.Equal(t, hex.EncodeToString(sum[:]), w.ContentHash)
-
-	content, err := w.Content()
-	require.NoError(t, err)
-	assert.Equal(t, string(canonical), string(content), "Content is what the hash covers")
-
 	namespace := uuid.MustParse("6ba7b810-9dad-51d0-80b7-00c04fd430c8")
 	assert.Equal(t, uuid.NewSHA1(namespace, []byte(w.ContentHash)), w.WorkflowID)
 	assert.Equal(t, uuid.Version(5), w.WorkflowID.Version())
-
-	// Pinned: if this changes, every workflow id changes.
-	assert.Equal(t, "7fce5b1c6055dc3471dc3016db178636fb25d91ab166cff3f7f299606a2362fc", w.ContentHash)
 }
 
+// reformattedYAML is workflowYAML written another way.
 const reformattedYAML = `# The same workflow: other key order, flow style, quoting, comments,
-# number spelling, and empty optional fields written out.
+# and empty optional fields written out.
 kind: "RemediationWorkflow"
 apiVersion: kubernaut.ai/v1alpha1
-metadata: {name: 'restart-pod-standard'}
+metadata: {name: 'restart-pod-standard', namespace: other, labels: {a: b}}
 spec:
-  executionEngine: job   # a Job, not a Pipeline
-  executionBundle: ""
-  owner: ""
+  execution: {engine: job, bundle: ""}   # a Job, not a Pipeline
   customLabels: {}
-  detectedLabels: {}
-  parameters: {properties: {POD_NAME: {pattern: "^[a-z0-9-]+$", type: string}}, required: [POD_NAME], type: object}
-  labels: {priority: P1, environment: ['*'], component: [v1/Pod], severity: [critical, high]}
+  parameters: [{pattern: "^[a-z0-9-]+$", description: The pod., type: string, name: POD_NAME, required: true, enum: []}]
+  labels: {priority: P1, component: [v1/Pod], environment: ['*'], severity: [critical, high], cluster: []}
   actionType: RestartPod
-  description: {what: "Deletes one pod.", whenToUse: ""}
-  name: "Restart one pod"
+  description: {whenToUse: "One pod is wedged.", what: "Deletes one pod.", whenNotToUse: ""}
   version: "1.0.0"
 `
 
@@ -75,13 +108,16 @@ func TestContentHash(t *testing.T) {
 		{"reformatted", reformattedYAML, true},
 		{"status Disabled", workflowYAML + "status:\n  catalogStatus: Disabled\n", true},
 		{"status Active written out", workflowYAML + "status: {catalogStatus: Active}\n", true},
+		{"status with its own identity", workflowYAML + "status: {workflowId: " + base.WorkflowID.String() + ", contentHash: " + base.ContentHash + "}\n", true},
 		{"description", strings.Replace(workflowYAML, "Deletes one pod.", "Deletes a pod.", 1), false},
 		{"label value", strings.Replace(workflowYAML, "priority: P1", "priority: P2", 1), false},
 		{"label order", strings.Replace(workflowYAML, "[critical, high]", "[high, critical]", 1), false},
-		{"parameter schema", strings.Replace(workflowYAML, "[a-z0-9-]", "[a-z0-9.-]", 1), false},
+		{"parameter", strings.Replace(workflowYAML, "[a-z0-9-]", "[a-z0-9.-]", 1), false},
+		{"required false written out is content", strings.Replace(workflowYAML, "required: true", "required: false", 1), false},
 		{"version", strings.Replace(workflowYAML, "version: 1.0.0", "version: 1.0.1", 1), false},
 		{"workflow name", strings.Replace(workflowYAML, "name: restart-pod-standard", "name: restart-pod-other", 1), false},
-		{"detected label", strings.Replace(workflowYAML, "  executionEngine", "  detectedLabels: {stateful: false}\n  executionEngine", 1), false},
+		{"detected label", strings.Replace(workflowYAML, "  execution:", "  detectedLabels: {stateful: false}\n  execution:", 1), false},
+		{"detected label as a string", strings.Replace(workflowYAML, "  execution:", "  detectedLabels: {stateful: \"false\"}\n  execution:", 1), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := loadWorkflow(t, tc.doc)
@@ -96,29 +132,35 @@ func TestContentHash(t *testing.T) {
 	}
 }
 
-func TestContentHashIgnoresNumberSpelling(t *testing.T) {
-	a := loadWorkflow(t, strings.Replace(workflowYAML, "type: object\n", "type: object\n    maxProperties: 10\n", 1))
-	b := loadWorkflow(t, strings.Replace(workflowYAML, "type: object\n", "type: object\n    maxProperties: 1.0e1\n", 1))
+// Free-form fields hash as the API server stores them: key order and
+// number spelling do not matter.
+func TestFreeFormFieldsAreNormalised(t *testing.T) {
+	with := func(engineConfig string) catalog.Workflow {
+		return loadWorkflow(t, strings.Replace(workflowYAML, "    engine: job\n", "    engine: job\n    engineConfig: "+engineConfig+"\n", 1))
+	}
+	a, b := with(`{b: 10, a: [1.5]}`), with(`{a: [1.50], b: 1.0e1}`)
 	assert.Equal(t, a.ContentHash, b.ContentHash)
+	assert.Equal(t, `{"a":[1.5],"b":10}`, string(a.Execution.EngineConfig))
+	assert.Nil(t, with("null").Execution.EngineConfig, "null is no value")
 }
 
 // A workflow read back from its content (as a snapshot load does) gets the
 // identity the loader gave it, with the same fields.
 func TestParseContentRoundTrip(t *testing.T) {
-	w := loadWorkflow(t, workflowYAML)
-	content, err := w.Content()
-	require.NoError(t, err)
+	w := loadWorkflow(t, fullWorkflowYAML)
+	content := w.Content()
 	parsed, err := catalog.ParseContent(content, catalog.StatusDeprecated)
 	require.NoError(t, err)
-	c, err := catalog.New(nil, []catalog.Workflow{parsed})
+	_, err = catalog.New(nil, []catalog.Workflow{parsed})
 	require.Error(t, err, "its action type is unknown to an empty catalog")
 	a, err := catalog.LoadDir(files("a.yaml", actionTypeYAML))
 	require.NoError(t, err)
-	c, err = catalog.New(a.ActionTypes(), []catalog.Workflow{parsed})
+	c, err := catalog.New(a.ActionTypes(), []catalog.Workflow{parsed})
 	require.NoError(t, err)
 	got := c.Workflows()[0]
 	assert.Equal(t, w.WorkflowID, got.WorkflowID)
 	assert.Equal(t, w.WorkflowSpec, got.WorkflowSpec)
+	assert.Equal(t, w.Detected, got.Detected)
 	assert.Equal(t, catalog.StatusDeprecated, got.Status)
 
 	_, err = catalog.ParseContent([]byte(`{"apiVersion":"kubernaut.ai/v1alpha1","kind":"ActionType"}`), catalog.StatusActive)

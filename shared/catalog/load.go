@@ -2,12 +2,14 @@ package catalog
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"sigs.k8s.io/yaml"
 )
 
@@ -52,7 +54,7 @@ func (s source) errorf(name, field, format string, args ...any) *LoadError {
 // LoadDir loads every *.yaml file at the top of fsys (sub-directories are not
 // read). A file holds one or more documents separated by lines that are
 // exactly "---"; empty documents are skipped. Decoding is strict: unknown and
-// duplicate fields are errors, and every parameter schema is compiled. A bad document is reported as a *LoadError.
+// duplicate fields are errors. A bad document is reported as a *LoadError.
 func LoadDir(fsys fs.FS) (*Catalog, error) {
 	names, err := fs.Glob(fsys, "*.yaml")
 	if err != nil {
@@ -90,16 +92,7 @@ func LoadDir(fsys fs.FS) (*Catalog, error) {
 			}
 		}
 	}
-	c, err := New(actionTypes, workflows)
-	if err != nil {
-		return nil, err
-	}
-	// Documents come in here: check every parameter schema before anything
-	// can store them.
-	if err := c.compileSchemas(); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return New(actionTypes, workflows)
 }
 
 // splitDocuments splits data on lines that are exactly "---" (CRLF allowed).
@@ -116,10 +109,14 @@ func splitDocuments(data []byte) [][]byte {
 	return append(docs, data[start:])
 }
 
-// decode reads one document, given as JSON, into an action type or a workflow.
+// Decode reads one document, given as JSON (a file's document or a resource
+// from the API server), into an action type or a workflow. Free-form fields
+// are normalised as the API server stores them.
+func Decode(j []byte) (*ActionType, *Workflow, error) { return decode(j, source{}) }
+
 func decode(j []byte, src source) (*ActionType, *Workflow, error) {
 	var tm typeMeta
-	if err := json.Unmarshal(j, &tm); err != nil {
+	if err := jsonv2.Unmarshal(j, &tm); err != nil {
 		return nil, nil, decodeError(src, err)
 	}
 	if tm.APIVersion != apiVersion {
@@ -131,7 +128,7 @@ func decode(j []byte, src source) (*ActionType, *Workflow, error) {
 		if err := decodeStrict(j, &d); err != nil {
 			return nil, nil, decodeError(src, err)
 		}
-		if d.Metadata.Name == "" {
+		if d.Metadata.name() == "" {
 			return nil, nil, src.errorf(d.Spec.Name, "metadata.name", "required")
 		}
 		d.Spec.src = src
@@ -141,9 +138,16 @@ func decode(j []byte, src source) (*ActionType, *Workflow, error) {
 		if err := decodeStrict(j, &d); err != nil {
 			return nil, nil, decodeError(src, err)
 		}
-		w := &Workflow{WorkflowName: d.Metadata.Name, WorkflowSpec: d.Spec, src: src}
-		if d.Status != nil {
-			w.Status = d.Status.CatalogStatus
+		w := &Workflow{WorkflowName: d.Metadata.name(), WorkflowSpec: d.Spec, src: src}
+		if field, err := normalizeSpec(&w.WorkflowSpec); err != nil {
+			return nil, nil, src.errorf(w.WorkflowName, field, "%v", err)
+		}
+		if field, err := requiredPresent(j); err != nil {
+			return nil, nil, src.errorf(w.WorkflowName, field, "%v", err)
+		}
+		if s := d.Status; s != nil {
+			w.Status = s.CatalogStatus
+			w.claimed = claimedIdentity{workflowID: s.WorkflowID, contentHash: s.ContentHash}
 		}
 		return nil, w, nil
 	}
@@ -151,19 +155,112 @@ func decode(j []byte, src source) (*ActionType, *Workflow, error) {
 }
 
 func decodeStrict(j []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(j))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	return jsonv2.Unmarshal(j, v, jsonv2.RejectUnknownMembers(true))
 }
 
-// decodeError names the field of a type mismatch; an unknown field's name is
-// in encoding/json's message.
-func decodeError(src source, err error) *LoadError {
-	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
-		if te.Field == "" {
-			return src.errorf("", "", "document is not a mapping (got %s)", te.Value)
-		}
-		return src.errorf("", te.Field, "got %s, want %s", te.Value, te.Type)
+// normalizeSpec normalises the free-form fields and returns the path of the
+// first that is not valid JSON of its kind.
+func normalizeSpec(s *WorkflowSpec) (string, error) {
+	var err error
+	if s.DetectedLabels, err = normalizeJSON(s.DetectedLabels); err != nil {
+		return "spec.detectedLabels", err
 	}
-	return src.errorf("", "", "%v", err)
+	if len(s.DetectedLabels) > 0 && s.DetectedLabels[0] != '{' {
+		return "spec.detectedLabels", errors.New("must be an object")
+	}
+	if s.Execution.EngineConfig, err = normalizeJSON(s.Execution.EngineConfig); err != nil {
+		return "spec.execution.engineConfig", err
+	}
+	for _, list := range []struct {
+		field  string
+		params []Parameter
+	}{{"spec.parameters", s.Parameters}, {"spec.rollbackParameters", s.RollbackParameters}} {
+		for i := range list.params {
+			if list.params[i].Default, err = normalizeJSON(list.params[i].Default); err != nil {
+				return fmt.Sprintf("%s[%d].default", list.field, i), err
+			}
+		}
+	}
+	return "", nil
+}
+
+// requiredPresent checks the fields Kubernaut's CRD requires to be written
+// even where their zero value is allowed: a parameter's required and
+// description.
+func requiredPresent(j []byte) (string, error) {
+	var d struct {
+		Spec struct {
+			Parameters         []map[string]jsontext.Value `json:"parameters"`
+			RollbackParameters []map[string]jsontext.Value `json:"rollbackParameters"`
+		} `json:"spec"`
+	}
+	if err := jsonv2.Unmarshal(j, &d); err != nil {
+		return "", err // decodeStrict took the same bytes: not reached
+	}
+	for _, list := range []struct {
+		field  string
+		params []map[string]jsontext.Value
+	}{{"spec.parameters", d.Spec.Parameters}, {"spec.rollbackParameters", d.Spec.RollbackParameters}} {
+		for i, p := range list.params {
+			for _, key := range []string{"name", "type", "required", "description"} {
+				if _, ok := p[key]; !ok {
+					return fmt.Sprintf("%s[%d].%s", list.field, i, key), errRequired
+				}
+			}
+		}
+	}
+	return "", nil
+}
+
+// decodeError names the field of a decoding error: its JSON pointer as a
+// path like spec.labels.severity[1].
+func decodeError(src source, err error) *LoadError {
+	var se *jsonv2.SemanticError
+	if !errors.As(err, &se) {
+		return src.errorf("", "", "%v", err)
+	}
+	field := fieldPath(se.JSONPointer)
+	switch {
+	case se.Err == jsonv2.ErrUnknownName:
+		return src.errorf("", field, "unknown field")
+	case field == "" && se.JSONKind != '{':
+		return src.errorf("", "", "document is not a mapping (got %s)", kindName(se.JSONKind))
+	case se.GoType != nil:
+		return src.errorf("", field, "got %s, want %s", kindName(se.JSONKind), se.GoType)
+	}
+	return src.errorf("", field, "%v", se.Err)
+}
+
+// fieldPath turns /spec/labels/severity/1 into spec.labels.severity[1].
+func fieldPath(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		if _, err := strconv.Atoi(tok); err == nil && b.Len() > 0 {
+			fmt.Fprintf(&b, "[%s]", tok)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	return b.String()
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return "invalid JSON"
 }

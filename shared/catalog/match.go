@@ -31,7 +31,7 @@ func Matches(w *Workflow, f Filter) bool {
 		listMatches(w.Labels.Environment, f.Environment) &&
 		listMatches(w.Labels.Cluster, f.Cluster) &&
 		valueMatches(w.Labels.Priority, f.Priority) &&
-		detectedMatches(&w.DetectedLabels, &f.DetectedLabels)
+		detectedMatches(&w.Detected, &f.DetectedLabels)
 }
 
 // listMatches: an empty filter matches anything; otherwise the list must hold
@@ -111,9 +111,9 @@ func (d *DetectedLabels) strings() [len(stringLabels)]string {
 // assumes Matches(w, f).
 func Score(w *Workflow, f Filter) float64 {
 	s := baseScore +
-		detectedBoost(&w.DetectedLabels, &f.DetectedLabels) +
+		detectedBoost(&w.Detected, &f.DetectedLabels) +
 		customBoost(w.CustomLabels, f.CustomLabels) -
-		penalty(&w.DetectedLabels, &f.DetectedLabels)
+		penalty(&w.Detected, &f.DetectedLabels)
 	return float64(min(s, fullScore)) / fullScore
 }
 
@@ -167,28 +167,20 @@ func penalty(w, f *DetectedLabels) int {
 	return p
 }
 
-// customBoost adds, per filter key, customExact for each distinct value the
-// workflow lists exactly (case-sensitive) or, choice: when none does and the
-// workflow lists "*" for the key, customWildcard once, so a wildcard never
-// outscores nor adds to an exact match. A "*" in the filter is no value.
-func customBoost(have, want map[string][]string) int {
+// customBoost adds, per filter key, customExact when the workflow's one
+// value for the key is among the filter's values (compared exactly) or,
+// choice: when the workflow's value is "*", customWildcard, so a wildcard
+// never outscores an exact match. A "*" in the filter is no value.
+func customBoost(have map[string]string, want map[string][]string) int {
 	b := 0
 	for key, values := range want {
-		list := have[key]
-		if len(list) == 0 {
-			continue
-		}
-		exact := 0
-		for i, v := range values {
-			if v != wildcard && !slices.Contains(values[:i], v) && slices.Contains(list, v) {
-				exact++
-			}
-		}
+		v, ok := have[key]
 		switch {
-		case exact > 0:
-			b += exact * customExact
-		case slices.Contains(list, wildcard):
+		case !ok:
+		case v == wildcard:
 			b += customWildcard
+		case slices.Contains(values, v):
+			b += customExact
 		}
 	}
 	return b

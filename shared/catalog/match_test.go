@@ -80,7 +80,7 @@ func TestMatchesDetectedLabels(t *testing.T) {
 		{"filter *", catalog.DetectedLabels{ServiceMesh: "linkerd"}, catalog.DetectedLabels{ServiceMesh: "*"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := &catalog.Workflow{WorkflowSpec: catalog.WorkflowSpec{DetectedLabels: tc.have}}
+			w := &catalog.Workflow{Detected: tc.have}
 			assert.Equal(t, tc.match, catalog.Matches(w, catalog.Filter{DetectedLabels: tc.want}))
 		})
 	}
@@ -93,7 +93,7 @@ func TestScore(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		have, want dl
-		haveCustom cl
+		haveCustom map[string]string
 		wantCustom cl
 		score      float64
 	}{
@@ -136,37 +136,46 @@ func TestScore(t *testing.T) {
 		{name: "both penalties", want: dl{GitOpsManaged: yes, GitOpsTool: "argocd"}, score: 0.48},
 		{name: "GitOps fully matched", have: dl{GitOpsManaged: yes, GitOpsTool: "argocd"}, want: dl{GitOpsManaged: yes, GitOpsTool: "argocd"}, score: 0.52},
 
-		{name: "custom: one exact pair", haveCustom: cl{"team": {"payments"}}, wantCustom: cl{"team": {"payments"}}, score: 0.515},
-		{name: "custom: pairs of one key summed", haveCustom: cl{"tier": {"frontend", "backend"}}, wantCustom: cl{"tier": {"backend", "frontend"}}, score: 0.53},
-		{name: "custom: pairs across keys summed", haveCustom: cl{"team": {"payments"}, "tier": {"backend"}}, wantCustom: cl{"team": {"payments"}, "tier": {"backend"}}, score: 0.53},
-		{name: "custom: * for the key", haveCustom: cl{"team": {"*"}}, wantCustom: cl{"team": {"payments"}}, score: 0.5075},
-		{name: "custom: * once per key", haveCustom: cl{"team": {"*"}}, wantCustom: cl{"team": {"payments", "data"}}, score: 0.5075},
-		{name: "custom: exact wins over * on the same key", haveCustom: cl{"team": {"payments", "*"}}, wantCustom: cl{"team": {"payments"}}, score: 0.515},
-		{name: "custom: exact and * on different keys", haveCustom: cl{"team": {"payments"}, "tier": {"*"}}, wantCustom: cl{"team": {"payments"}, "tier": {"backend"}}, score: 0.5225},
-		{name: "custom: duplicate filter value counted once", haveCustom: cl{"team": {"payments"}}, wantCustom: cl{"team": {"payments", "payments"}}, score: 0.515},
-		{name: "custom: case-sensitive", haveCustom: cl{"team": {"payments"}}, wantCustom: cl{"team": {"Payments"}}, score: 0.5},
-		{name: "custom: other value", haveCustom: cl{"team": {"data"}}, wantCustom: cl{"team": {"payments"}}, score: 0.5},
-		{name: "custom: key absent from the workflow", haveCustom: cl{"tier": {"backend"}}, wantCustom: cl{"team": {"payments"}}, score: 0.5},
-		{name: "custom: never filters, workflow labels alone", haveCustom: cl{"team": {"payments"}}, score: 0.5},
+		{name: "custom: one exact pair", haveCustom: kv{"team": "payments"}, wantCustom: cl{"team": {"payments"}}, score: 0.515},
+		{name: "custom: the workflow's value among the filter's", haveCustom: kv{"tier": "backend"}, wantCustom: cl{"tier": {"frontend", "backend"}}, score: 0.515},
+		{name: "custom: pairs across keys summed", haveCustom: kv{"team": "payments", "tier": "backend"}, wantCustom: cl{"team": {"payments"}, "tier": {"backend"}}, score: 0.53},
+		{name: "custom: * for the key", haveCustom: kv{"team": "*"}, wantCustom: cl{"team": {"payments"}}, score: 0.5075},
+		{name: "custom: * once per key", haveCustom: kv{"team": "*"}, wantCustom: cl{"team": {"payments", "data"}}, score: 0.5075},
+		{name: "custom: exact and * on different keys", haveCustom: kv{"team": "payments", "tier": "*"}, wantCustom: cl{"team": {"payments"}, "tier": {"backend"}}, score: 0.5225},
+		{name: "custom: duplicate filter value counted once", haveCustom: kv{"team": "payments"}, wantCustom: cl{"team": {"payments", "payments"}}, score: 0.515},
+		{name: "custom: * in the filter is no value", haveCustom: kv{"team": "payments"}, wantCustom: cl{"team": {"*"}}, score: 0.5},
+		{name: "custom: case-sensitive", haveCustom: kv{"team": "payments"}, wantCustom: cl{"team": {"Payments"}}, score: 0.5},
+		{name: "custom: other value", haveCustom: kv{"team": "data"}, wantCustom: cl{"team": {"payments"}}, score: 0.5},
+		{name: "custom: key absent from the workflow", haveCustom: kv{"tier": "backend"}, wantCustom: cl{"team": {"payments"}}, score: 0.5},
+		{name: "custom: never filters, workflow labels alone", haveCustom: kv{"team": "payments"}, score: 0.5},
 
 		{name: "everything summed", have: dl{GitOpsManaged: yes, GitOpsTool: "*", ServiceMesh: "istio"}, want: dl{GitOpsManaged: yes, GitOpsTool: "flux", ServiceMesh: "istio", PDBProtected: yes},
-			haveCustom: cl{"team": {"payments"}}, wantCustom: cl{"team": {"payments"}}, score: 0.535}, // (5 + .10 + .05 + .05 + .15) / 10
-		{name: "capped at 1.0", haveCustom: manyPairs(7, 5), wantCustom: manyPairs(7, 5), score: 1.0}, // 5 + 35 × .15 = 10.25
+			haveCustom: kv{"team": "payments"}, wantCustom: cl{"team": {"payments"}}, score: 0.535}, // (5 + .10 + .05 + .05 + .15) / 10
+		{name: "capped at 1.0", haveCustom: manyKeys(35), wantCustom: filterOf(manyKeys(35)), score: 1.0}, // 5 + 35 × .15 = 10.25
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := &catalog.Workflow{WorkflowSpec: catalog.WorkflowSpec{DetectedLabels: tc.have, CustomLabels: tc.haveCustom}}
+			w := &catalog.Workflow{Detected: tc.have, WorkflowSpec: catalog.WorkflowSpec{CustomLabels: tc.haveCustom}}
 			f := catalog.Filter{DetectedLabels: tc.want, CustomLabels: tc.wantCustom}
 			assert.Equal(t, tc.score, catalog.Score(w, f))
 		})
 	}
 }
 
-func manyPairs(keys, values int) map[string][]string {
+type kv = map[string]string
+
+func manyKeys(n int) kv {
+	m := kv{}
+	for k := range n {
+		m[fmt.Sprint("key", k)] = fmt.Sprint("value", k)
+	}
+	return m
+}
+
+// filterOf asks for exactly the workflow's custom labels.
+func filterOf(labels kv) map[string][]string {
 	m := map[string][]string{}
-	for k := range keys {
-		for v := range values {
-			m[fmt.Sprint("key", k)] = append(m[fmt.Sprint("key", k)], fmt.Sprint("value", v))
-		}
+	for k, v := range labels {
+		m[k] = []string{v}
 	}
 	return m
 }

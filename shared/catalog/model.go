@@ -2,23 +2,27 @@ package catalog
 
 import (
 	"encoding/json"
-	"sync"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/google/uuid"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 )
+
+// The types below are Kubernaut's kubernaut.ai/v1alpha1 RemediationWorkflow
+// and ActionType specs. Field order and omitempty rules are those of
+// Kubernaut's Go structs: the content hash is the encoding/json form of
+// these types (identity.go), so they must not be reordered.
 
 // Description is the structured text of an action type or a workflow, as the
 // LLM reads it.
 type Description struct {
 	What          string `json:"what"`
-	WhenToUse     string `json:"whenToUse,omitempty"`
+	WhenToUse     string `json:"whenToUse"`
 	WhenNotToUse  string `json:"whenNotToUse,omitempty"`
 	Preconditions string `json:"preconditions,omitempty"`
 }
 
-// ActionType is one entry of the action-type taxonomy (DD-WORKFLOW-016).
+// ActionType is one entry of the action-type taxonomy (DD-WORKFLOW-016): the
+// spec of an ActionType resource.
 type ActionType struct {
 	Name        string      `json:"name"`
 	Description Description `json:"description"`
@@ -26,25 +30,93 @@ type ActionType struct {
 	src source
 }
 
-// Status is a workflow's lifecycle state; only Active workflows are
-// discoverable.
+// Status is a workflow's catalog lifecycle state (status.catalogStatus);
+// only Active workflows are discoverable.
 type Status string
 
-// Workflow statuses.
+// Workflow statuses: Kubernaut's catalogStatus enum.
 const (
 	StatusActive     Status = "Active"
+	StatusInvalid    Status = "Invalid"
+	StatusPending    Status = "Pending"
 	StatusDisabled   Status = "Disabled"
 	StatusDeprecated Status = "Deprecated"
+	StatusArchived   Status = "Archived"
+	StatusSuperseded Status = "Superseded"
 )
 
 // Labels are the mandatory matching labels of a workflow. Every list may hold
 // "*" (matches any value of the filter).
 type Labels struct {
-	Severity    []string `json:"severity,omitempty"`
-	Component   []string `json:"component,omitempty"`
-	Environment []string `json:"environment,omitempty"`
+	Severity    []string `json:"severity"`
+	Environment []string `json:"environment"`
+	Component   []string `json:"component"`
+	Priority    string   `json:"priority"`
 	Cluster     []string `json:"cluster,omitempty"`
-	Priority    string   `json:"priority,omitempty"`
+}
+
+// Execution is how Kubernaut runs a workflow.
+type Execution struct {
+	Engine             string          `json:"engine,omitempty"` // tekton, job or ansible
+	Bundle             string          `json:"bundle,omitempty"`
+	BundleDigest       string          `json:"bundleDigest,omitempty"`
+	EngineConfig       json.RawMessage `json:"engineConfig,omitempty"` // free-form, compact
+	ServiceAccountName string          `json:"serviceAccountName,omitempty"`
+}
+
+// Dependencies are the Secrets and ConfigMaps a workflow needs.
+type Dependencies struct {
+	Secrets    []NamedRef `json:"secrets,omitempty"`
+	ConfigMaps []NamedRef `json:"configMaps,omitempty"`
+}
+
+// NamedRef names one Kubernetes resource.
+type NamedRef struct {
+	Name string `json:"name"`
+}
+
+// Maintainer is a workflow maintainer's contact.
+type Maintainer struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// Parameter types.
+const (
+	TypeString  = "string"
+	TypeInteger = "integer"
+	TypeBoolean = "boolean"
+	TypeArray   = "array"
+	TypeFloat   = "float"
+)
+
+// Parameter is one input of a workflow.
+type Parameter struct {
+	Name        string          `json:"name"`
+	Type        string          `json:"type"`
+	Required    bool            `json:"required"`
+	Description string          `json:"description"`
+	Enum        []string        `json:"enum,omitempty"`
+	Pattern     string          `json:"pattern,omitempty"`
+	Minimum     *float64        `json:"minimum,omitempty"`
+	Maximum     *float64        `json:"maximum,omitempty"`
+	Default     json.RawMessage `json:"default,omitempty"` // any JSON, compact
+	DependsOn   []string        `json:"dependsOn,omitempty"`
+}
+
+// WorkflowSpec is the spec of a RemediationWorkflow: a workflow's content.
+type WorkflowSpec struct {
+	Version            string            `json:"version"`
+	Description        Description       `json:"description"`
+	ActionType         string            `json:"actionType"`
+	Labels             Labels            `json:"labels"`
+	CustomLabels       map[string]string `json:"customLabels,omitempty"`
+	DetectedLabels     json.RawMessage   `json:"detectedLabels,omitempty"` // free-form object, compact; read into Workflow.Detected
+	Execution          Execution         `json:"execution"`
+	Dependencies       *Dependencies     `json:"dependencies,omitempty"`
+	Maintainers        []Maintainer      `json:"maintainers,omitempty"`
+	Parameters         []Parameter       `json:"parameters"`
+	RollbackParameters []Parameter       `json:"rollbackParameters,omitempty"`
 }
 
 // DetectedLabels are facts about the target resource. Booleans are pointers
@@ -66,61 +138,40 @@ type DetectedLabels struct {
 	StorageBackend           string `json:"storageBackend,omitempty"`
 }
 
-// WorkflowSpec is a workflow's content: the spec of its RemediationWorkflow
-// document. Empty optional fields are omitted from its JSON form, so leaving a
-// field out and writing it empty hash the same.
-type WorkflowSpec struct {
-	Version         string              `json:"version"`
-	Name            string              `json:"name"` // human-readable title
-	Description     Description         `json:"description"`
-	ActionType      string              `json:"actionType"`
-	Owner           string              `json:"owner,omitempty"`
-	Maintainer      string              `json:"maintainer,omitempty"`
-	Labels          Labels              `json:"labels"`
-	CustomLabels    map[string][]string `json:"customLabels,omitempty"`
-	DetectedLabels  DetectedLabels      `json:"detectedLabels,omitzero"`
-	Parameters      json.RawMessage     `json:"parameters"` // a JSON Schema (draft 2020-12 unless it says otherwise)
-	ExecutionEngine string              `json:"executionEngine"`
-	ExecutionBundle string              `json:"executionBundle,omitempty"`
-}
-
-// Workflow is one version of a remediation workflow. Its JSON form is the
-// full workflow of discovery step 3. WorkflowID and ContentHash are computed
-// by New (see contentHash); Status is lifecycle, not content, so changing it
-// keeps the id.
+// Workflow is one version of a remediation workflow: a RemediationWorkflow
+// resource. WorkflowID, ContentHash and Detected are computed by New;
+// Status is lifecycle, not content, so changing it keeps the id.
 type Workflow struct {
-	WorkflowID   uuid.UUID `json:"workflowId"`
-	WorkflowName string    `json:"workflowName"`
+	WorkflowName string // metadata.name
 	WorkflowSpec
-	ContentHash string `json:"contentHash"`
-	Status      Status `json:"status"`
+	Status Status
 
-	stored []byte          // content as read by ParseContent, for New to hash as is
-	semver *semver.Version // Version, parsed when checked
-	schema *lazySchema
-	src    source
+	ContentHash string
+	WorkflowID  uuid.UUID
+	Detected    DetectedLabels // spec.detectedLabels as matching reads them
+
+	claimed claimedIdentity // status.workflowId and contentHash, as the document states them
+	content []byte          // the clean content: as read by ParseContent, or encoded by New
+	semver  *semver.Version // Version, parsed when checked
+	src     source
 }
 
-// Content is the canonical JSON document ContentHash is the SHA-256 of: what
-// the catalog tables store.
-func (w *Workflow) Content() ([]byte, error) { return canonicalContent(w) }
-
-// lazySchema compiles a parameter schema on first use. Compiling (which
-// validates the schema against its metaschema) was most of a snapshot's
-// build time, and a function validates the parameters of few workflows; the
-// loader compiles every schema up front, so a bad one never gets in.
-type lazySchema struct {
-	once   sync.Once
-	schema *jsonschema.Schema
-	err    error
+// claimedIdentity is the identity a document's status says it has (written
+// there by Kubernaut's admission webhook); New refuses a document whose
+// claim differs from the identity it computes.
+type claimedIdentity struct {
+	workflowID  string
+	contentHash string
 }
 
-// ParameterSchema is the compiled Parameters schema, for validating proposed
-// parameters.
-func (w *Workflow) ParameterSchema() (*jsonschema.Schema, error) {
-	if w.schema == nil { // a Workflow that did not come through New
-		return compileParameters(w.Parameters)
-	}
-	w.schema.once.Do(func() { w.schema.schema, w.schema.err = compileParameters(w.Parameters) })
-	return w.schema.schema, w.schema.err
+// Content is the clean content ContentHash is the SHA-256 of (set by New):
+// what the catalog tables store and discovery step 3 answers. Callers must
+// not modify it.
+func (w *Workflow) Content() []byte { return w.content }
+
+// Document is a new workflow with w's name, spec and status and nothing
+// computed, to change and give to New. Changing a copy of w itself would
+// keep w's content, which New hashes as it is.
+func (w *Workflow) Document() Workflow {
+	return Workflow{WorkflowName: w.WorkflowName, WorkflowSpec: w.WorkflowSpec, Status: w.Status}
 }

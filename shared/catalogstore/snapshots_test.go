@@ -32,7 +32,7 @@ func TestWatchLoadsThenFollowsChanges(t *testing.T) {
 	defer snaps.Close()
 	require.Len(t, snaps.Current().Workflows(), 10)
 
-	require.NoError(t, catalogstore.Save(ctx, conn, generated(t, 25, 1)))
+	require.NoError(t, save(ctx, conn, generated(t, 25, 1)))
 	assert.Eventually(t, func() bool { return len(snaps.Current().Workflows()) == 25 }, 10*time.Second, 10*time.Millisecond)
 }
 
@@ -53,6 +53,6 @@ func withCatalog(t *testing.T, n int) (*pgx.ConnConfig, *pgx.Conn) {
 	db, conn := adminConn(t)
 	cfg, err := pgx.ParseConfig(db.AppDSN)
 	require.NoError(t, err)
-	require.NoError(t, catalogstore.Save(context.Background(), conn, generated(t, n, 1)))
+	require.NoError(t, save(context.Background(), conn, generated(t, n, 1)))
 	return cfg, conn
 }

@@ -60,22 +60,12 @@ func collect[T any](ctx context.Context, q Querier, sql string) ([]T, error) {
 	})
 }
 
-// storedWorkflow is a catalog.workflows row as Load reads it: its content,
-// or, saved before the content column existed, its document.
+// storedWorkflow is a catalog.workflows row as Load reads it.
 type storedWorkflow struct {
-	name     string
-	version  string
-	status   string
-	content  []byte
-	document []byte
-}
-
-func (s *storedWorkflow) decode() (catalog.Workflow, error) {
-	if s.content != nil {
-		return catalog.ParseContent(s.content, catalog.Status(s.status))
-	}
-	var w catalog.Workflow
-	return w, jsonv2.Unmarshal(s.document, &w)
+	name    string
+	version string
+	status  string
+	content []byte
 }
 
 // loadWorkflows reads every workflow version, decoding them on all CPUs:
@@ -84,14 +74,13 @@ func (s *storedWorkflow) decode() (catalog.Workflow, error) {
 // The rows are put in order here rather than by the query: sorting them in
 // a fresh database backend took longer than reading them.
 func loadWorkflows(ctx context.Context, q Querier) ([]catalog.Workflow, error) {
-	rows, err := q.Query(ctx, `SELECT workflow_name, version, status, content,
-		CASE WHEN content IS NULL THEN document END FROM catalog.workflows`)
+	rows, err := q.Query(ctx, `SELECT workflow_name, version, status, content FROM catalog.workflows`)
 	if err != nil {
 		return nil, err
 	}
 	stored, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storedWorkflow, error) {
 		var s storedWorkflow
-		return s, r.Scan(&s.name, &s.version, &s.status, &s.content, &s.document)
+		return s, r.Scan(&s.name, &s.version, &s.status, &s.content)
 	})
 	if err != nil {
 		return nil, err
@@ -101,7 +90,7 @@ func loadWorkflows(ctx context.Context, q Querier) ([]catalog.Workflow, error) {
 	})
 	workflows := make([]catalog.Workflow, len(stored))
 	err = parallel.Each(len(stored), func(i int) (err error) {
-		if workflows[i], err = stored[i].decode(); err != nil {
+		if workflows[i], err = catalog.ParseContent(stored[i].content, catalog.Status(stored[i].status)); err != nil {
 			return fmt.Errorf("workflow row %d: %w", i+1, err)
 		}
 		return nil
@@ -112,23 +101,40 @@ func loadWorkflows(ctx context.Context, q Querier) ([]catalog.Workflow, error) {
 	return workflows, nil
 }
 
-// ErrVersionChanged is returned when a loaded document changes the content of
-// a workflow version already in the catalog: published versions are
+// ErrVersionChanged is returned when a document changes the content of a
+// workflow version already in the catalog: published versions are
 // immutable, a change needs a new version.
 var ErrVersionChanged = errors.New("workflow version already loaded with different content; bump its version")
 
-// Save loads a catalog's action types and workflows into the tables in one
-// transaction: action types are upserted by name; workflow versions are
-// inserted, or have their status updated when the same content is already
-// there. The whole resulting catalog is validated before commit, and the
-// change is signalled to every function's snapshot.
-func Save(ctx context.Context, conn *pgx.Conn, c *catalog.Catalog) error {
+// version names one workflow version.
+type version struct{ name, version string }
+
+// Save stores action types and workflow versions in one transaction: action
+// types are upserted by name; a workflow version is inserted, or has its
+// status updated when the same content is already there. What the tables
+// then hold is validated as a whole, as a function would load it, before
+// commit (a *catalog.LoadError names a bad document), and the change is
+// signalled to every function's snapshot. Nothing is deleted: a version
+// missing from the arguments stays as it is.
+func Save(ctx context.Context, conn *pgx.Conn, actionTypes []catalog.ActionType, workflows []catalog.Workflow) error {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	for _, a := range c.ActionTypes() {
+	// Serialise savers: each merges into what the previous one committed.
+	if _, err := tx.Exec(ctx, `LOCK TABLE catalog.workflows IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		return err
+	}
+	current, err := Load(ctx, tx)
+	if err != nil {
+		return err
+	}
+	merged, kept, stored, err := merge(current, actionTypes, workflows)
+	if err != nil {
+		return err
+	}
+	for _, a := range actionTypes {
 		doc, err := json.Marshal(a)
 		if err != nil {
 			return err
@@ -139,48 +145,52 @@ func Save(ctx context.Context, conn *pgx.Conn, c *catalog.Catalog) error {
 			return fmt.Errorf("action type %s: %w", a.Name, err)
 		}
 	}
-	for _, w := range c.Workflows() {
-		doc, err := json.Marshal(w)
-		if err != nil {
-			return err
-		}
-		content, err := w.Content()
-		if err != nil {
-			return err
-		}
-		var id [16]byte
-		err = tx.QueryRow(ctx, `SELECT workflow_id FROM catalog.workflows WHERE workflow_name = $1 AND version = $2`,
-			w.WorkflowName, w.Version).Scan(&id)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-		case err != nil:
-			return err
-		case id != w.WorkflowID:
+	for _, w := range merged.Workflows()[kept:] {
+		if id, ok := stored[version{w.WorkflowName, w.Version}]; ok && id != w.WorkflowID {
 			return fmt.Errorf("%s %s: %w", w.WorkflowName, w.Version, ErrVersionChanged)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO catalog.workflows
-			(workflow_id, workflow_name, version, action_type, status, content_hash, document, content)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			ON CONFLICT (workflow_id) DO UPDATE SET status = EXCLUDED.status, document = EXCLUDED.document,
-				content = EXCLUDED.content, loaded_at = now()
-			WHERE catalog.workflows.status IS DISTINCT FROM EXCLUDED.status OR catalog.workflows.content IS NULL`,
-			w.WorkflowID, w.WorkflowName, w.Version, w.ActionType, string(w.Status), w.ContentHash, doc, string(content)); err != nil {
+			(workflow_id, workflow_name, version, action_type, status, content_hash, content)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (workflow_id) DO UPDATE SET status = EXCLUDED.status, loaded_at = now()
+			WHERE catalog.workflows.status IS DISTINCT FROM EXCLUDED.status`,
+			w.WorkflowID, w.WorkflowName, w.Version, w.ActionType, string(w.Status), w.ContentHash, string(w.Content())); err != nil {
 			return fmt.Errorf("workflow %s %s: %w", w.WorkflowName, w.Version, err)
 		}
 	}
-	// What functions will load must be this catalog, under the same ids.
-	loaded, err := Load(ctx, tx)
-	if err != nil {
-		return err
+	return tx.Commit(ctx)
+}
+
+// merge is the catalog the tables will hold: current with the given action
+// types (by name) and workflow versions (by name and version) put in. The
+// given workflows are its Workflows from index kept on, in order; stored
+// holds the ids of the versions they replace.
+func merge(current *catalog.Catalog, actionTypes []catalog.ActionType, workflows []catalog.Workflow) (c *catalog.Catalog, kept int, stored map[version][16]byte, err error) {
+	given := map[string]bool{}
+	for _, a := range actionTypes {
+		given[a.Name] = true
 	}
-	ids := map[[16]byte]bool{}
-	for _, w := range loaded.Workflows() {
-		ids[w.WorkflowID] = true
-	}
-	for _, w := range c.Workflows() {
-		if !ids[w.WorkflowID] {
-			return fmt.Errorf("workflow %s %s: stored content does not load back under id %s", w.WorkflowName, w.Version, w.WorkflowID)
+	ats := slices.Clone(actionTypes)
+	for _, a := range current.ActionTypes() {
+		if !given[a.Name] {
+			ats = append(ats, a)
 		}
 	}
-	return tx.Commit(ctx)
+	replaced := map[version]bool{}
+	for _, w := range workflows {
+		replaced[version{w.WorkflowName, w.Version}] = true
+	}
+	stored = map[version][16]byte{}
+	var wfs []catalog.Workflow
+	for _, w := range current.Workflows() {
+		v := version{w.WorkflowName, w.Version}
+		if replaced[v] {
+			stored[v] = w.WorkflowID
+			continue
+		}
+		wfs = append(wfs, w)
+	}
+	kept = len(wfs)
+	c, err = catalog.New(ats, append(wfs, workflows...))
+	return c, kept, stored, err
 }

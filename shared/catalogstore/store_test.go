@@ -19,25 +19,29 @@ import (
 )
 
 // What Load reads back is the catalog that was saved: same identities,
-// same specs, field for field (the documents are written by encoding/json
-// and read by the v2 prototype).
+// same specs, field for field (the content is written by encoding/json and
+// read by the v2 prototype).
 func TestLoadReturnsWhatWasSaved(t *testing.T) {
 	ctx := context.Background()
 	_, conn := adminConn(t)
 	saved := generated(t, 200, 7)
-	require.NoError(t, catalogstore.Save(ctx, conn, saved))
+	require.NoError(t, save(ctx, conn, saved))
 
 	loaded, err := catalogstore.Load(ctx, conn)
 	require.NoError(t, err)
 	assert.Equal(t, docs(t, saved.ActionTypes()), docs(t, loaded.ActionTypes()))
 	want, got := saved.Workflows(), loaded.Workflows()
 	require.Len(t, got, len(want))
-	byID := map[string][]byte{}
+	byID := map[string]catalog.Workflow{}
 	for _, w := range want {
-		byID[w.WorkflowID.String()] = doc(t, w)
+		byID[w.WorkflowID.String()] = w
 	}
 	for _, w := range got {
-		assert.JSONEq(t, string(byID[w.WorkflowID.String()]), string(doc(t, w)), w.WorkflowName)
+		saved := byID[w.WorkflowID.String()]
+		assert.Equal(t, saved.WorkflowSpec, w.WorkflowSpec, w.WorkflowName)
+		assert.Equal(t, saved.Detected, w.Detected, w.WorkflowName)
+		assert.Equal(t, saved.Status, w.Status, w.WorkflowName)
+		assert.Equal(t, string(saved.Content()), string(w.Content()), w.WorkflowName)
 	}
 }
 
@@ -46,7 +50,7 @@ func TestLoadReturnsWhatWasSaved(t *testing.T) {
 func TestLoadOrdersWorkflowsByNameAndVersion(t *testing.T) {
 	ctx := context.Background()
 	_, conn := adminConn(t)
-	require.NoError(t, catalogstore.Save(ctx, conn, generated(t, 50, 11)))
+	require.NoError(t, save(ctx, conn, generated(t, 50, 11)))
 	_, err := conn.Exec(ctx, `UPDATE catalog.workflows SET status = status
 		WHERE workflow_name IN (SELECT min(workflow_name) FROM catalog.workflows)`)
 	require.NoError(t, err)
@@ -70,7 +74,7 @@ func TestStoredContentAlteredInPlaceChangesTheID(t *testing.T) {
 	ctx := context.Background()
 	_, conn := adminConn(t)
 	saved := generated(t, 20, 3)
-	require.NoError(t, catalogstore.Save(ctx, conn, saved))
+	require.NoError(t, save(ctx, conn, saved))
 
 	victim := saved.Workflows()[0]
 	_, err := conn.Exec(ctx, `UPDATE catalog.workflows SET content = replace(content, $2, $3) WHERE workflow_id = $1`,
@@ -79,7 +83,7 @@ func TestStoredContentAlteredInPlaceChangesTheID(t *testing.T) {
 
 	loaded, err := catalogstore.Load(ctx, conn)
 	require.NoError(t, err)
-	altered := victim
+	altered := victim.Document()
 	altered.Description.What = "ALTERED " + victim.Description.What
 	again, err := catalog.New(saved.ActionTypes(), []catalog.Workflow{altered})
 	require.NoError(t, err)
@@ -92,24 +96,62 @@ func TestStoredContentAlteredInPlaceChangesTheID(t *testing.T) {
 	assert.Equal(t, altered.Description.What, ids[wantID.String()])
 }
 
-// Rows saved before the content column existed load from their document,
-// under the same ids; saving the catalog again fills their content.
-func TestRowsWithoutContentLoadAndAreFilledBySave(t *testing.T) {
+// Saving one document merges it into what is stored: a new version is
+// added beside the old, a status change updates the row, and content
+// changed under a published version is refused with nothing written.
+func TestSaveMergesIntoTheStoredCatalog(t *testing.T) {
 	ctx := context.Background()
 	_, conn := adminConn(t)
-	saved := generated(t, 30, 5)
-	require.NoError(t, catalogstore.Save(ctx, conn, saved))
-	_, err := conn.Exec(ctx, `UPDATE catalog.workflows SET content = NULL`)
-	require.NoError(t, err)
+	base := generated(t, 20, 9)
+	require.NoError(t, save(ctx, conn, base))
+	first := base.Workflows()[0]
 
+	next := first.Document()
+	next.Version = "9.0.0"
+	require.NoError(t, catalogstore.Save(ctx, conn, nil, []catalog.Workflow{next}))
 	loaded, err := catalogstore.Load(ctx, conn)
 	require.NoError(t, err)
-	assert.ElementsMatch(t, ids(saved), ids(loaded))
+	assert.Len(t, loaded.Workflows(), 21, "the new version is added, nothing else changes")
+	assert.ElementsMatch(t, append(ids(base), idOf(loaded, first.WorkflowName, "9.0.0")), ids(loaded))
 
-	require.NoError(t, catalogstore.Save(ctx, conn, saved))
-	var missing int
-	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM catalog.workflows WHERE content IS NULL`).Scan(&missing))
-	assert.Zero(t, missing)
+	disabled := next.Document()
+	disabled.Status = catalog.StatusDisabled
+	require.NoError(t, catalogstore.Save(ctx, conn, nil, []catalog.Workflow{disabled}))
+	loaded, err = catalogstore.Load(ctx, conn)
+	require.NoError(t, err)
+	assert.Len(t, loaded.Workflows(), 21)
+	for _, w := range loaded.Workflows() {
+		if w.WorkflowName == first.WorkflowName && w.Version == "9.0.0" {
+			assert.Equal(t, catalog.StatusDisabled, w.Status)
+		}
+	}
+
+	changed := first.Document()
+	changed.Description.What = "Something else."
+	err = catalogstore.Save(ctx, conn, nil, []catalog.Workflow{changed})
+	assert.ErrorIs(t, err, catalogstore.ErrVersionChanged)
+
+	unknown := first.Document()
+	unknown.Version, unknown.ActionType = "9.1.0", "NoSuchAction"
+	err = catalogstore.Save(ctx, conn, nil, []catalog.Workflow{unknown})
+	var le *catalog.LoadError
+	assert.ErrorAs(t, err, &le)
+	after, err := catalogstore.Load(ctx, conn)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, ids(loaded), ids(after), "a refused save writes nothing")
+}
+
+func idOf(c *catalog.Catalog, name, version string) string {
+	for _, w := range c.Workflows() {
+		if w.WorkflowName == name && w.Version == version {
+			return w.WorkflowID.String()
+		}
+	}
+	return ""
+}
+
+func save(ctx context.Context, conn *pgx.Conn, c *catalog.Catalog) error {
+	return catalogstore.Save(ctx, conn, c.ActionTypes(), c.Workflows())
 }
 
 // adminConn is a fresh database and a connection to it as the loader.

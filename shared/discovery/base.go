@@ -205,3 +205,16 @@ func (b *Base) Accept(w http.ResponseWriter, r *http.Request, pathOK bool, usage
 func Pagination(offset, limit, total int) auditevent.Pagination {
 	return auditevent.Pagination{Offset: offset, Limit: limit, TotalCount: total, HasMore: offset+limit < total}
 }
+
+// SchemaVersion is Data Storage's schemaVersion of a kubernaut.ai/v1alpha1
+// workflow document.
+const SchemaVersion = "1.0"
+
+// Owner is the owner and maintainer of a workflow as answered and audited:
+// the name and email of its first maintainer, or "" for both.
+func Owner(wf *catalog.Workflow) (owner, maintainer string) {
+	if len(wf.Maintainers) == 0 {
+		return "", ""
+	}
+	return wf.Maintainers[0].Name, wf.Maintainers[0].Email
+}

@@ -3,12 +3,12 @@ package discovery
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
+	"fmt"
+	"math"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 
 	"function/shared/auditevent"
 	"function/shared/catalog"
@@ -20,50 +20,57 @@ type ParamError struct {
 	Message   string `json:"message"`
 }
 
-// schemaShape is the part of a workflow's parameter schema the audit
-// summary counts.
-type schemaShape struct {
-	Properties map[string]json.RawMessage `json:"properties"`
-	Required   []string                   `json:"required"`
-}
-
 // CountParameters is the number of parameters a workflow declares.
-func CountParameters(w *catalog.Workflow) int {
-	var s schemaShape
-	_ = json.Unmarshal(w.Parameters, &s) // compiled at load, so well-formed
-	return len(s.Properties)
-}
+func CountParameters(w *catalog.Workflow) int { return len(w.Parameters) }
 
-// ValidateParameters checks proposed parameters against the workflow's
-// parameter schema (types, required, enum, pattern, bounds) and summarises
-// the check for the audit event.
+// ValidateParameters checks proposed parameters (a JSON object, name →
+// value) against the workflow's parameter list, in Kubernaut's terms
+// (docs/decisions.md, "Parameter validation"): every parameter it declares
+// is checked for required, type, minimum/maximum, enum, pattern and
+// dependsOn, and a name it does not declare is an error. It summarises the
+// check for the audit event. Errors come in declaration order, undeclared
+// names last and sorted, so the same proposal always gives the same answer.
 func ValidateParameters(w *catalog.Workflow, params json.RawMessage) ([]ParamError, auditevent.ParameterValidation) {
-	var shape schemaShape
-	_ = json.Unmarshal(w.Parameters, &shape)
-	summary := auditevent.ParameterValidation{TotalParameters: len(shape.Properties), ValidationErrors: []string{}}
+	summary := auditevent.ParameterValidation{TotalParameters: len(w.Parameters), ValidationErrors: []string{}}
+	errs := []ParamError{}
 	var given map[string]json.RawMessage
-	_ = json.Unmarshal(params, &given)
-	for name := range given {
-		if slices.Contains(shape.Required, name) {
+	if err := json.Unmarshal(params, &given); err != nil {
+		errs = append(errs, ParamError{Message: "parameters must be a JSON object of parameter values"})
+	}
+	declared := map[string]bool{}
+	for i := range w.Parameters {
+		p := &w.Parameters[i]
+		declared[p.Name] = true
+		value, ok := given[p.Name]
+		switch {
+		case !ok && p.Required:
+			errs = append(errs, ParamError{p.Name, "is required"})
+			continue
+		case !ok:
+			continue
+		case p.Required:
 			summary.RequiredProvided++
-		} else if _, declared := shape.Properties[name]; declared {
+		default:
 			summary.OptionalProvided++
 		}
-	}
-
-	errs := []ParamError{}
-	schema, err := w.ParameterSchema()
-	if err != nil {
-		errs = append(errs, ParamError{Message: "the workflow's parameter schema does not compile: " + err.Error()})
-	} else if instance, err := jsonschema.UnmarshalJSON(bytes.NewReader(params)); err != nil {
-		errs = append(errs, ParamError{Message: "parameters are not valid JSON"})
-	} else if err := schema.Validate(instance); err != nil {
-		var ve *jsonschema.ValidationError
-		if !errors.As(err, &ve) {
-			errs = append(errs, ParamError{Message: err.Error()})
-		} else {
-			errs = append(errs, flatten(ve)...)
+		if msg := checkValue(p, value); msg != "" {
+			errs = append(errs, ParamError{p.Name, msg})
 		}
+		for _, dep := range p.DependsOn {
+			if _, ok := given[dep]; !ok {
+				errs = append(errs, ParamError{p.Name, fmt.Sprintf("depends on %s, which is not given", dep)})
+			}
+		}
+	}
+	var undeclared []string
+	for name := range given {
+		if !declared[name] {
+			undeclared = append(undeclared, name)
+		}
+	}
+	slices.Sort(undeclared)
+	for _, name := range undeclared {
+		errs = append(errs, ParamError{name, "is not a parameter of this workflow"})
 	}
 	for _, e := range errs {
 		summary.ValidationErrors = append(summary.ValidationErrors, strings.TrimPrefix(e.Parameter+": "+e.Message, ": "))
@@ -71,25 +78,48 @@ func ValidateParameters(w *catalog.Workflow, params json.RawMessage) ([]ParamErr
 	return errs, summary
 }
 
-// flatten turns a validation error tree into one error per failing
-// parameter; a missing required parameter is named as such.
-func flatten(ve *jsonschema.ValidationError) []ParamError {
-	var out []ParamError
-	for _, u := range ve.BasicOutput().Errors {
-		if u.Error == nil {
-			continue
+// checkValue checks one given value against its parameter, returning the
+// first problem, or "".
+func checkValue(p *catalog.Parameter, raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	var s string
+	var n float64
+	switch p.Type {
+	case catalog.TypeString:
+		if json.Unmarshal(raw, &s) != nil || raw[0] != '"' {
+			return "must be a string"
 		}
-		param := strings.ReplaceAll(strings.TrimPrefix(u.InstanceLocation, "/"), "/", ".")
-		if req, ok := u.Error.Kind.(*kind.Required); ok && param == "" {
-			for _, m := range req.Missing {
-				out = append(out, ParamError{Parameter: m, Message: "is required"})
-			}
-			continue
+	case catalog.TypeBoolean:
+		if string(raw) != "true" && string(raw) != "false" {
+			return "must be a boolean"
 		}
-		if _, ok := u.Error.Kind.(*kind.Group); ok {
-			continue // a summary of the errors listed beside it
+	case catalog.TypeArray:
+		if raw[0] != '[' {
+			return "must be an array"
 		}
-		out = append(out, ParamError{Parameter: param, Message: u.Error.String()})
+	case catalog.TypeInteger, catalog.TypeFloat:
+		if json.Unmarshal(raw, &n) != nil || raw[0] == '"' {
+			return "must be a number"
+		}
+		if p.Type == catalog.TypeInteger && n != math.Trunc(n) {
+			return "must be an integer"
+		}
+		if p.Minimum != nil && n < *p.Minimum {
+			return fmt.Sprintf("%v is below the minimum %v", n, *p.Minimum)
+		}
+		if p.Maximum != nil && n > *p.Maximum {
+			return fmt.Sprintf("%v is above the maximum %v", n, *p.Maximum)
+		}
+		s = strconv.FormatFloat(n, 'f', -1, 64)
 	}
-	return out
+	if len(p.Enum) > 0 && p.Type != catalog.TypeArray && p.Type != catalog.TypeBoolean && !slices.Contains(p.Enum, s) {
+		return fmt.Sprintf("%.100q is not one of %s", s, strings.Join(p.Enum, ", "))
+	}
+	if p.Pattern != "" && p.Type == catalog.TypeString {
+		re, err := regexp.Compile(p.Pattern) // checked when the workflow was loaded
+		if err != nil || !re.MatchString(s) {
+			return fmt.Sprintf("%.100q does not match %s", s, p.Pattern)
+		}
+	}
+	return ""
 }

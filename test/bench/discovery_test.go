@@ -35,7 +35,7 @@ func BenchmarkDiscovery(b *testing.B) {
 		require.NoError(b, err)
 		conn, err := pgx.Connect(ctx, db.AdminDSN)
 		require.NoError(b, err)
-		require.NoError(b, catalogstore.Save(ctx, conn, c))
+		require.NoError(b, catalogstore.Save(ctx, conn, c.ActionTypes(), c.Workflows()))
 		conn.Close(ctx)
 
 		col := procs.Start(b, procs.Binary(b, "./cmd/auditfn"), procs.FreeAddr(b), map[string]string{

@@ -62,7 +62,7 @@ func loadCatalog(t *testing.T, db testenv.DB, fsys fs.FS) {
 	conn, err := pgx.Connect(ctx, db.AdminDSN)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
-	require.NoError(t, catalogstore.Save(ctx, conn, c))
+	require.NoError(t, catalogstore.Save(ctx, conn, c.ActionTypes(), c.Workflows()))
 }
 
 // withExtra is the sample catalog plus extra documents.
@@ -115,8 +115,9 @@ func TestHAPIDiscoveryFlowIsAuditedInOrder(t *testing.T) {
 	var keys struct{ Workflows []map[string]any }
 	require.NoError(t, json.Unmarshal(body, &keys))
 	for _, wf := range keys.Workflows {
-		assert.ElementsMatch(t, []string{"workflowId", "workflowName", "name", "description", "version", "executionEngine"},
-			slices.Collect(maps.Keys(wf)), "exactly the answered fields: no score")
+		assert.Subset(t, []string{"workflowId", "workflowName", "name", "description", "version", "schemaVersion",
+			"executionBundle", "executionEngine", "serviceAccountName"},
+			slices.Collect(maps.Keys(wf)), "only the answered fields: no score")
 	}
 	var step2 struct {
 		Workflows []struct{ WorkflowID string } `json:"workflows"`
@@ -277,20 +278,19 @@ metadata:
   name: cordon-qa-lab
 spec:
   version: 0.1.0
-  name: Cordon a QA lab node
   description:
     what: Cordons the node.
+    whenToUse: A QA lab node misbehaves.
   actionType: CordonNode
   labels:
     severity: [warning]
-    component: [v1/Node]
     environment: [qa-lab-7]
+    component: [v1/Node]
     priority: P3
+  execution:
+    engine: tekton
   parameters:
-    type: object
-    properties:
-      NODE: {type: string}
-  executionEngine: tekton
+    - {name: NODE, type: string, required: true, description: The node.}
 `
 	loadCatalog(t, s.db, withExtra(map[string]string{"extra.yaml": doc}))
 	require.Eventually(t, func() bool { return strings.Contains(listed(), "cordon-qa-lab") }, 10*time.Second, 50*time.Millisecond)
