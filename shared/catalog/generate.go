@@ -29,7 +29,7 @@ func Generate(n int, seed int64) []byte {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	var out bytes.Buffer
 	write := func(doc any) {
-		j, err := jsonv2.Marshal(doc) 
+		j, err := jsonv2.Marshal(doc)
 		if err != nil {
 			panic(err) // our own plain structs always marshal
 		}
