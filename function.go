@@ -21,6 +21,7 @@ import (
 
 	"function/functions/actions"
 	"function/functions/blockclear"
+	"function/functions/catalogsync"
 	"function/functions/collector"
 	"function/functions/query"
 	"function/functions/validate"
@@ -46,13 +47,14 @@ type Instance interface {
 
 // Functions maps each AUDITFN_FUNCTION value to its constructor.
 var Functions = map[string]func() Instance{
-	"actions":    func() Instance { return actions.New() },
-	"workflows":  func() Instance { return workflows.New() },
-	"workflow":   func() Instance { return workflow.New() },
-	"validate":   func() Instance { return validate.New() },
-	"blockclear": func() Instance { return blockclear.New() },
-	"collector":  func() Instance { return collector.New() },
-	"query":      func() Instance { return query.New() },
+	"actions":     func() Instance { return actions.New() },
+	"workflows":   func() Instance { return workflows.New() },
+	"workflow":    func() Instance { return workflow.New() },
+	"validate":    func() Instance { return validate.New() },
+	"blockclear":  func() Instance { return blockclear.New() },
+	"catalogsync": func() Instance { return catalogsync.New() },
+	"collector":   func() Instance { return collector.New() },
+	"query":       func() Instance { return query.New() },
 }
 
 // Names lists the functions in Functions, sorted.

@@ -8,3 +8,15 @@ DELETE FROM catalog.workflows;
 DELETE FROM catalog.action_types;
 ALTER TABLE catalog.workflows DROP COLUMN document;
 ALTER TABLE catalog.workflows ALTER COLUMN content SET NOT NULL;
+
+-- The catalog sync (functions/catalogsync) writes the catalog from the
+-- cluster's resources as its own role: it may add workflow versions and
+-- change their status, nothing in the audit schema, and never delete.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'auditfn_catalog') THEN
+    CREATE ROLE auditfn_catalog LOGIN;
+  END IF;
+END $$;
+GRANT USAGE ON SCHEMA catalog TO auditfn_catalog;
+GRANT SELECT, INSERT, UPDATE ON catalog.action_types, catalog.workflows TO auditfn_catalog;

@@ -56,6 +56,16 @@ type DB struct {
 	AppDSN   string // the functions' role: INSERT and SELECT only
 }
 
+// CatalogDSN is the catalog sync's role: it writes the catalog tables.
+func (db DB) CatalogDSN(t testing.TB) string {
+	u, err := url.Parse(db.AppDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User("auditfn_catalog")
+	return u.String()
+}
+
 // NewDB creates a database for this test, migrates it and drops it when the
 // test ends.
 func NewDB(t testing.TB) DB {
