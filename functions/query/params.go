@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,9 @@ const (
 	maxLimit     = 1000
 	maxValueLen  = 253
 )
+
+// namespaceRE is a Kubernetes namespace name (a DNS-1123 label).
+var namespaceRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 // eventsQuery is a validated GET /api/v1/audit/events.
 type eventsQuery struct {
@@ -51,6 +55,10 @@ func parseFilter(q url.Values, now time.Time) (auditstore.Filter, []problem.Fiel
 		bad("event_outcome", "must be success or failure")
 	}
 	f.WorkflowID = text("workflow_id")
+	f.Namespace = text("namespace")
+	if ns := f.Namespace; ns != "" && !namespaceRE.MatchString(ns) {
+		bad("namespace", "must be a Kubernetes namespace name (lower-case letters, digits and '-', at most 63)")
+	}
 	f.ActorID = text("actor_id")
 	for _, t := range q["event_type"] {
 		switch {
@@ -108,7 +116,7 @@ type cursor struct {
 
 func filterDigest(q url.Values) string {
 	keep := url.Values{}
-	for _, k := range []string{"correlation_id", "event_type", "event_category", "event_outcome", "workflow_id", "actor_id", "since", "until", "order"} {
+	for _, k := range []string{"correlation_id", "event_type", "event_category", "event_outcome", "workflow_id", "namespace", "actor_id", "since", "until", "order"} {
 		if v, ok := q[k]; ok {
 			keep[k] = v
 		}

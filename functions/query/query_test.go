@@ -138,6 +138,8 @@ func TestFiltersAndAggregations(t *testing.T) {
 		{url.Values{"event_category": {"workflowexecution"}}, 3},
 		{url.Values{"actor_id": {"alice@example.com"}}, 3},
 		{url.Values{"workflow_id": {"6f1c2a4e-5b7d-5e8f-9a0b-1c2d3e4f5a6b"}}, 9},
+		{url.Values{"namespace": {"payments"}}, 3},
+		{url.Values{"namespace": {"checkout"}}, 0},
 		{url.Values{"since": {"30h"}}, 10},
 		{url.Values{"since": {"3d"}, "until": {time.Now().UTC().Add(-30 * time.Hour).Format(time.RFC3339)}}, 5},
 	}
@@ -177,6 +179,7 @@ func TestBadParametersAreNamed(t *testing.T) {
 		"until":         {"since": {"1h"}, "until": {"2h"}},
 		"event_type":    {"event_type": {"workflow.*.listed"}},
 		"event_outcome": {"event_outcome": {"meh"}},
+		"namespace":     {"namespace": {"Payments_EU"}},
 		"order":         {"order": {"sideways"}},
 		"cursor":        {"cursor": {"bm90IGEgY3Vyc29y"}},
 	} {

@@ -73,12 +73,14 @@ func TestQueriesSpanHotAndColdTransparently(t *testing.T) {
 		{"limit": {"9"}, "order": {"asc"}, "since": {"20d"}},
 		{"event_type": {"workflow.catalog.*"}, "until": {time.Now().UTC().AddDate(0, 0, -5).Format(time.RFC3339)}},
 		{"correlation_id": {oldEvents[10].CorrelationID}}, // served through the correlation index of archived parts
+		{"namespace": {"payments"}, "limit": {"5"}},
 	}
 	before := make([][]json.RawMessage, len(queries))
 	for i, q := range queries {
 		before[i] = walk(url.Values(cloneValues(q)))
 	}
 	require.Len(t, before[3], 5)
+	require.Len(t, before[4], 20, "a block clearance per remediation, all in payments")
 	aggBefore := get("/api/v1/audit/aggregations", url.Values{"group_by": {"day"}})
 	require.Len(t, before[0], 100)
 

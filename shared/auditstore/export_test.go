@@ -7,3 +7,6 @@ func SetChunkEvents(n int) func() {
 	chunkEvents = n
 	return func() { chunkEvents = old }
 }
+
+// Where renders f's SQL conditions, as Search and Count use them.
+func Where(f Filter) (string, []any) { return f.where() }
