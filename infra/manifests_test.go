@@ -47,20 +47,22 @@ const webhookPath = blockclear.WebhookPath
 
 // fnSpec is what a function needs from its Knative Service.
 type fnSpec struct {
-	emits bool // emits audit events, so needs K_SINK from the SinkBinding
-	pg    bool // reads AUDITFN_PG_DSN
-	s3    bool // reads AUDITFN_S3_*
+	emits bool     // emits audit events, so needs K_SINK from the SinkBinding
+	pg    bool     // reads AUDITFN_PG_DSN
+	s3    bool     // reads AUDITFN_S3_*
+	lists []string // kubernaut.ai resources it lists from the API server
 }
 
 // specFunctions is SPEC §1's function table.
 var specFunctions = map[string]fnSpec{
-	"actions":    {emits: true, pg: true},
-	"workflows":  {emits: true, pg: true},
-	"workflow":   {emits: true, pg: true},
-	"validate":   {emits: true, pg: true},
-	"blockclear": {emits: true},
-	"collector":  {pg: true, s3: true},
-	"query":      {pg: true, s3: true},
+	"actions":     {emits: true, pg: true},
+	"workflows":   {emits: true, pg: true},
+	"workflow":    {emits: true, pg: true},
+	"validate":    {emits: true, pg: true},
+	"blockclear":  {emits: true},
+	"collector":   {pg: true, s3: true},
+	"query":       {pg: true, s3: true},
+	"catalogsync": {pg: true, lists: []string{"remediationworkflows", "actiontypes"}},
 }
 
 // The archive's settings (archive/settings.go), which the collector reads
@@ -841,13 +843,14 @@ func TestDeliveryHasRetriesAndDeadLetterSink(t *testing.T) {
 func TestSources(t *testing.T) {
 	d := load(t)
 
-	// Two hourly ticks: compaction in the collector, the block-clearance
-	// reconcile in blockclear.
+	// Three hourly ticks: compaction in the collector, the block-clearance
+	// reconcile in blockclear, the catalog resync in catalogsync.
 	pings := d.all("PingSource")
-	if len(pings) != 2 {
-		t.Fatalf("%d PingSources, want 2", len(pings))
+	if len(pings) != 3 {
+		t.Fatalf("%d PingSources, want 3", len(pings))
 	}
-	want := map[string]string{"auditfn-collector": `{"task":"compact"}`, "auditfn-blockclear": `{"task":"reconcile"}`}
+	want := map[string]string{"auditfn-collector": `{"task":"compact"}`, "auditfn-blockclear": `{"task":"reconcile"}`,
+		"auditfn-catalogsync": `{"task":"resync"}`}
 	for _, p := range pings {
 		fields := strings.Fields(str(p.m, "spec", "schedule"))
 		if len(fields) != 5 || !regexp.MustCompile(`^[0-5]?[0-9]$`).MatchString(fields[0]) || strings.Join(fields[1:], " ") != "* * * *" {
@@ -856,7 +859,7 @@ func TestSources(t *testing.T) {
 		sink := str(p.m, "spec", "sink", "ref", "name")
 		data, ok := want[sink]
 		if !ok {
-			t.Errorf("%s: sink %q, want one of auditfn-collector, auditfn-blockclear", p, sink)
+			t.Errorf("%s: sink %q, want one of auditfn-collector, auditfn-blockclear, auditfn-catalogsync", p, sink)
 			continue
 		}
 		delete(want, sink)
@@ -915,27 +918,56 @@ func TestSources(t *testing.T) {
 		t.Errorf("%s: binds %v, want the emitting functions %v", b, bound, emitting)
 	}
 
-	srcs := d.all("ApiServerSource")
-	if len(srcs) != 1 {
-		t.Fatalf("%d ApiServerSources, want 1", len(srcs))
+	// Two ApiServerSources: WorkflowExecutions into the Broker (blockclear's
+	// catch-up), the catalog's kinds straight to catalogsync.
+	srcs := map[string]object{}
+	for _, s := range d.all("ApiServerSource") {
+		srcs[s.name()] = s
 	}
-	s := srcs[0]
-	if m := str(s.m, "spec", "mode"); m != "Resource" {
-		t.Errorf("%s: mode %q, want Resource (the full object)", s, m)
+	if len(srcs) != 2 {
+		t.Fatalf("%d ApiServerSources, want 2", len(srcs))
 	}
-	res := list(s.m, "spec", "resources")
-	if len(res) != 1 || str(res[0], "apiVersion") != "kubernaut.ai/v1alpha1" || str(res[0], "kind") != "WorkflowExecution" {
-		t.Errorf("%s: resources %v, want [kubernaut.ai/v1alpha1 WorkflowExecution]", s, res)
-	}
-	if ref := get(s.m, "spec", "sink", "ref"); str(ref, "kind") != "Broker" || str(ref, "name") != brokerName {
-		t.Errorf("%s: sink %v, want Broker %s", s, ref, brokerName)
-	}
-	sa := str(s.m, "spec", "serviceAccountName")
-	if sa == "" || sa == "default" {
-		t.Fatalf("%s: needs its own serviceAccountName", s)
-	}
-	if !d.grants(sa, "kubernaut.ai", "workflowexecutions", "get", "list", "watch") {
-		t.Errorf("%s: ServiceAccount %s is not granted get, list and watch on workflowexecutions.kubernaut.ai by a Role in the manifests", s, sa)
+	for _, want := range []struct {
+		name      string
+		kinds     []string
+		resources []string
+		sinkKind  string
+		sinkName  string
+	}{
+		{"auditfn-workflowexecutions", []string{"WorkflowExecution"}, []string{"workflowexecutions"}, "Broker", brokerName},
+		{"auditfn-catalog", []string{"RemediationWorkflow", "ActionType"}, []string{"remediationworkflows", "actiontypes"}, "Service", "auditfn-catalogsync"},
+	} {
+		s, ok := srcs[want.name]
+		if !ok {
+			t.Errorf("no ApiServerSource %s", want.name)
+			continue
+		}
+		if m := str(s.m, "spec", "mode"); m != "Resource" {
+			t.Errorf("%s: mode %q, want Resource (the full object)", s, m)
+		}
+		var kinds []string
+		for _, r := range list(s.m, "spec", "resources") {
+			if str(r, "apiVersion") != "kubernaut.ai/v1alpha1" {
+				t.Errorf("%s: resource %v, want kubernaut.ai/v1alpha1", s, r)
+			}
+			kinds = append(kinds, str(r, "kind"))
+		}
+		if !slices.Equal(kinds, want.kinds) {
+			t.Errorf("%s: kinds %v, want %v", s, kinds, want.kinds)
+		}
+		if ref := get(s.m, "spec", "sink", "ref"); str(ref, "kind") != want.sinkKind || str(ref, "name") != want.sinkName {
+			t.Errorf("%s: sink %v, want %s %s", s, ref, want.sinkKind, want.sinkName)
+		}
+		sa := str(s.m, "spec", "serviceAccountName")
+		if sa == "" || sa == "default" {
+			t.Errorf("%s: needs its own serviceAccountName", s)
+			continue
+		}
+		for _, resource := range want.resources {
+			if !d.grants(sa, "kubernaut.ai", resource, "get", "list", "watch") {
+				t.Errorf("%s: ServiceAccount %s is not granted get, list and watch on %s.kubernaut.ai by a Role in the manifests", s, sa, resource)
+			}
+		}
 	}
 }
 
@@ -1013,7 +1045,8 @@ func TestServiceAccounts(t *testing.T) {
 		}
 		c := list(o.m, "spec", "template", "spec", "containers")[0]
 		kubeAuth := str(envOf(c)[query.SettingAuth], "value") == "kubernetes"
-		reconciles := str(envOf(c)["AUDITFN_FUNCTION"], "value") == "blockclear"
+		fn := str(envOf(c)["AUDITFN_FUNCTION"], "value")
+		reconciles := fn == "blockclear" || len(specFunctions[fn].lists) > 0
 		token := get(sa.m, "automountServiceAccountToken") != false
 		switch {
 		case (kubeAuth || reconciles) && !token:
@@ -1021,8 +1054,13 @@ func TestServiceAccounts(t *testing.T) {
 		case !kubeAuth && !reconciles && token:
 			t.Errorf("%s: runs as ServiceAccount %s, which mounts an API token it does not need", o, saName)
 		}
-		if reconciles && !d.grants(saName, "kubernaut.ai", "workflowexecutions", "get", "list") {
+		if fn == "blockclear" && !d.grants(saName, "kubernaut.ai", "workflowexecutions", "get", "list") {
 			t.Errorf("%s: ServiceAccount %s may not list workflowexecutions.kubernaut.ai, which the reconcile does", o, saName)
+		}
+		for _, resource := range specFunctions[fn].lists {
+			if !d.grants(saName, "kubernaut.ai", resource, "get", "list") {
+				t.Errorf("%s: ServiceAccount %s may not list %s.kubernaut.ai, which the resync does", o, saName, resource)
+			}
 		}
 		if !kubeAuth {
 			continue

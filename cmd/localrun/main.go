@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -72,6 +73,14 @@ func run(log *slog.Logger) error {
 	for _, n := range names {
 		cmd := exec.Command(bin)
 		cmd.Env = append(append(os.Environ(), env...), "AUDITFN_FUNCTION="+n, "LISTEN_ADDRESS="+addrs[n])
+		if n == "catalogsync" { // it writes the catalog, as its own role
+			dsn, err := url.Parse(stack[config.PGDSN])
+			if err != nil {
+				return fmt.Errorf("%s in stack.env: %w", config.PGDSN, err)
+			}
+			dsn.User = url.User("auditfn_catalog")
+			cmd.Env = append(cmd.Env, config.PGDSN+"="+dsn.String())
+		}
 		cmd.Stdout, cmd.Stderr = prefixed(n), prefixed(n)
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("start %s: %w", n, err)
