@@ -2,7 +2,6 @@ package workflow
 
 import (
 	"encoding/json"
-	"strings"
 
 	"function/shared/catalog"
 	"function/shared/discovery"
@@ -68,30 +67,11 @@ func answerOf(wf *catalog.Workflow) answer {
 }
 
 // answeredDetections are the detected labels as Data Storage's DetectedLabels
-// declares them, or nil when none is left. Its string detections are enums a
-// generated client enforces, so a value the catalog accepts but the enum
-// lacks (it weighs nothing in scoring) is left out, and a known one is
-// answered in the enum's spelling.
+// declares them, whose string detections are enums a generated client
+// enforces; nil when none is left.
 func answeredDetections(d catalog.DetectedLabels) *catalog.DetectedLabels {
-	d.GitOpsTool = enumValue(d.GitOpsTool, "argocd", "flux")
-	d.ServiceMesh = enumValue(d.ServiceMesh, "istio", "linkerd")
-	d.StorageBackend = enumValue(d.StorageBackend, "odf-ceph", "lvms", "local")
-	if d == (catalog.DetectedLabels{}) {
+	if d = d.Known(); d == (catalog.DetectedLabels{}) {
 		return nil
 	}
 	return &d
-}
-
-// enumValue is v in the spelling of known, "*" as is, or "" when v is not
-// one of them.
-func enumValue(v string, known ...string) string {
-	if v == "*" {
-		return v
-	}
-	for _, k := range known {
-		if strings.EqualFold(v, k) {
-			return k
-		}
-	}
-	return ""
 }

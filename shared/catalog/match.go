@@ -187,3 +187,25 @@ func customBoost(have map[string]string, want map[string][]string) int {
 }
 
 func isTrue(b *bool) bool { return b != nil && *b }
+
+// Known is d with each string detection in the spelling of its known values,
+// "*" kept, and any other value left out: what Data Storage's DetectedLabels
+// enums admit (a value outside them weighs nothing in scoring either).
+func (d DetectedLabels) Known() DetectedLabels {
+	for i, v := range [...]*string{&d.GitOpsTool, &d.ServiceMesh, &d.StorageBackend} {
+		*v = knownSpelling(*v, stringLabels[i].known)
+	}
+	return d
+}
+
+func knownSpelling(v string, known []string) string {
+	if v == wildcard {
+		return v
+	}
+	for _, k := range known {
+		if strings.EqualFold(v, k) {
+			return k
+		}
+	}
+	return ""
+}

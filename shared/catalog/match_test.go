@@ -179,3 +179,8 @@ func filterOf(labels kv) map[string][]string {
 	}
 	return m
 }
+
+func TestKnownDetections(t *testing.T) {
+	d := catalog.DetectedLabels{HPAEnabled: new(true), GitOpsTool: "ArgoCD", ServiceMesh: "*", StorageBackend: "nfs"}
+	assert.Equal(t, catalog.DetectedLabels{HPAEnabled: new(true), GitOpsTool: "argocd", ServiceMesh: "*"}, d.Known())
+}
