@@ -20,8 +20,10 @@ func FuzzLoad(f *testing.F) {
 	// Small seeds: the fuzzer minimises every new input, a few ms per try.
 	f.Add([]byte(workflowYAML))
 	f.Add([]byte(reformattedYAML))
-	f.Add([]byte(strings.Replace(workflowYAML, "  executionEngine", "  customLabels: {team: [payments, \"*\"]}\n  detectedLabels: {gitOpsManaged: true, gitOpsTool: \"*\"}\n  executionEngine", 1) +
+	f.Add([]byte(fullWorkflowYAML))
+	f.Add([]byte(strings.Replace(workflowYAML, "  execution:", "  customLabels: {team: \"*\"}\n  detectedLabels: {gitOpsManaged: \"true\", gitOpsTool: \"*\"}\n  execution:", 1) +
 		"---\n" + strings.Replace(workflowYAML, "version: 1.0.0", "version: 0.9.0", 1) + "status: {catalogStatus: Disabled}\n"))
+	f.Add([]byte(strings.Replace(workflowYAML, "The pod.", "The \x00 pod \xff.", 1)))
 	f.Add([]byte("---\n---\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := catalog.LoadDir(files("action-types.yaml", string(actionTypes), "fuzz.yaml", string(data)))
