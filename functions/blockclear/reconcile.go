@@ -2,13 +2,13 @@ package blockclear
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/url"
 	"slices"
 	"time"
 
 	"function/shared/auditevent"
+	"function/shared/kubeapi"
 )
 
 // PingType is the CloudEvent type a Knative PingSource sends: here, the
@@ -28,14 +28,8 @@ const SettingReconcileNamespace = "AUDITFN_BLOCKCLEAR_RECONCILE_NAMESPACE"
 // workflowExecutions is the API path listing the WorkflowExecutions of
 // namespace ns, or of all for "*".
 func workflowExecutions(ns string) string {
-	if ns == "*" {
-		return "/apis/kubernaut.ai/v1alpha1/workflowexecutions"
-	}
-	return "/apis/kubernaut.ai/v1alpha1/namespaces/" + url.PathEscape(ns) + "/workflowexecutions"
+	return kubeapi.KubernautCollection(ns, "workflowexecutions")
 }
-
-// listPage is how many WorkflowExecutions one list request asks for.
-const listPage = 500
 
 // maxReconciled bounds the events one reconcile emits, newest clearances
 // first: at half the emitter's default buffer, a flood of old clearances
@@ -50,35 +44,24 @@ var maxReconciled = 5000
 // ids are the webhook's, so the collector keeps one copy of each.
 func (f *Function) reconcile(ctx context.Context, since time.Time, emit func(auditevent.Event)) (int, error) {
 	var found []auditevent.Event
-	for next := ""; ; {
-		path := fmt.Sprintf("%s?limit=%d", workflowExecutions(f.namespace), listPage)
-		if next != "" {
-			path += "&continue=" + url.QueryEscape(next)
+	err := f.kube.List(ctx, workflowExecutions(f.namespace), func(item json.RawMessage) error {
+		var w WorkflowExecution
+		if err := json.Unmarshal(item, &w); err != nil {
+			return err
 		}
-		var page struct {
-			Metadata struct {
-				Continue string `json:"continue"`
-			} `json:"metadata"`
-			Items []WorkflowExecution `json:"items"`
+		if !recorded(&w) || w.Status.BlockClearance.ClearedAt.Time.Before(since) {
+			return nil
 		}
-		if err := f.kube.Do(ctx, http.MethodGet, path, nil, &page); err != nil {
-			return 0, fmt.Errorf("list WorkflowExecutions: %w", err)
+		ev, err := auditEvent(&w)
+		if err != nil {
+			f.log.Error("reconcile: cannot build the audit event", "wfe", w.Namespace+"/"+w.Name, "err", err)
+			return nil
 		}
-		for i := range page.Items {
-			w := &page.Items[i]
-			if !recorded(w) || w.Status.BlockClearance.ClearedAt.Time.Before(since) {
-				continue
-			}
-			ev, err := auditEvent(w)
-			if err != nil {
-				f.log.Error("reconcile: cannot build the audit event", "wfe", w.Namespace+"/"+w.Name, "err", err)
-				continue
-			}
-			found = append(found, ev)
-		}
-		if next = page.Metadata.Continue; next == "" {
-			break
-		}
+		found = append(found, ev)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("list WorkflowExecutions: %w", err)
 	}
 	slices.SortStableFunc(found, func(a, b auditevent.Event) int { return b.Time.Compare(a.Time) })
 	if len(found) > maxReconciled {

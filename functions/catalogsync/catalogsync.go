@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"sync/atomic"
 
@@ -28,6 +27,7 @@ import (
 	"function/shared/catalogstore"
 	"function/shared/config"
 	"function/shared/kubeapi"
+	"function/shared/pgdb"
 	"function/shared/problem"
 )
 
@@ -82,9 +82,9 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
-	pool, err := pgxpool.New(ctx, dsn)
+	pool, err := pgdb.Open(ctx, dsn)
 	if err != nil {
-		return fmt.Errorf("%s: %w", config.PGDSN, err)
+		return err
 	}
 	namespace := c[SettingNamespace]
 	kube, err := kubeapi.InCluster()
@@ -199,11 +199,11 @@ func (f *Function) save(ctx context.Context, ats []catalog.ActionType, wfs []cat
 	}
 	defer conn.Release()
 	err = catalogstore.Save(ctx, conn.Conn(), ats, wfs)
-	var le *catalog.LoadError
+	_, invalid := errors.AsType[*catalog.LoadError](err)
 	switch {
 	case err == nil:
 		return 0, nil
-	case errors.As(err, &le):
+	case invalid:
 		return http.StatusBadRequest, err
 	case errors.Is(err, catalogstore.ErrVersionChanged):
 		return http.StatusConflict, err
@@ -240,23 +240,20 @@ func (f *Function) resyncNow(w http.ResponseWriter, ctx context.Context) {
 		problem.Write(w, http.StatusServiceUnavailable, "resync failed; see the function's log")
 		return
 	}
-	f.log.Info("catalog resynced", "documents", n)
+	f.log.Info("catalog resynced", "listed", n)
 	w.WriteHeader(http.StatusAccepted)
 }
 
-// resync stores every ActionType and RemediationWorkflow of the cluster and
-// disables every stored workflow the cluster no longer has: what events
-// missed while this function or the source was down. A document the loader
-// refuses is logged and skipped, so one bad resource cannot stop the rest.
+// resync makes the catalog mirror the cluster's ActionTypes and
+// RemediationWorkflows, disabling the workflows it no longer has: what
+// events missed while this function or the source was down.
+// A document that cannot be stored is logged and left out, so one bad
+// resource cannot stop the rest.
 func (f *Function) resync(ctx context.Context) (int, error) {
 	var ats []catalog.ActionType
 	var wfs []catalog.Workflow
 	for _, resource := range []string{"actiontypes", "remediationworkflows"} {
-		items, err := f.list(ctx, resource)
-		if err != nil {
-			return 0, err
-		}
-		for _, item := range items {
+		err := f.kube.List(ctx, kubeapi.KubernautCollection(f.namespace, resource), func(item json.RawMessage) error {
 			at, wf, err := catalog.Decode(item)
 			switch {
 			case err != nil:
@@ -267,6 +264,10 @@ func (f *Function) resync(ctx context.Context) (int, error) {
 			default:
 				wfs = append(wfs, *wf)
 			}
+			return nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("list %s: %w", resource, err)
 		}
 	}
 	conn, err := f.pool.Load().Acquire(ctx)
@@ -274,72 +275,13 @@ func (f *Function) resync(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	defer conn.Release()
-	current, err := catalogstore.Load(ctx, conn)
+	refused, err := catalogstore.Mirror(ctx, conn.Conn(), ats, wfs)
 	if err != nil {
 		return 0, err
 	}
-	inCluster := map[string]bool{}
-	for _, w := range wfs {
-		inCluster[w.WorkflowName] = true
+	for _, r := range refused {
+		f.outcomes.WithLabelValues("refused").Inc()
+		f.log.Error("resync: cluster document refused: not in the catalog", "document", r.Document, "err", r.Err)
 	}
-	for _, w := range current.Workflows() {
-		if !inCluster[w.WorkflowName] && w.Status != catalog.StatusDisabled {
-			gone := w.Document()
-			gone.Status = catalog.StatusDisabled
-			wfs = append(wfs, gone)
-		}
-	}
-	// One document at a time: a refused one must not hold back the others.
-	n := 0
-	for i := range ats {
-		if _, err := f.save(ctx, ats[i:i+1], nil); err != nil {
-			f.log.Error("resync: action type not stored", "actionType", ats[i].Name, "err", err)
-			continue
-		}
-		n++
-	}
-	for i := range wfs {
-		if status, err := f.save(ctx, nil, wfs[i:i+1]); err != nil {
-			if status == http.StatusServiceUnavailable {
-				return n, err
-			}
-			f.outcomes.WithLabelValues("refused").Inc()
-			f.log.Error("resync: workflow not stored", "workflow", wfs[i].WorkflowName, "version", wfs[i].Version, "err", err)
-			continue
-		}
-		n++
-	}
-	return n, nil
-}
-
-// listPage is how many resources one list request asks for.
-const listPage = 500
-
-// list is every resource of a kubernaut.ai/v1alpha1 kind in the namespace,
-// each as the JSON object the API server returns.
-func (f *Function) list(ctx context.Context, resource string) ([]json.RawMessage, error) {
-	base := "/apis/kubernaut.ai/v1alpha1/namespaces/" + url.PathEscape(f.namespace) + "/" + resource
-	if f.namespace == "*" {
-		base = "/apis/kubernaut.ai/v1alpha1/" + resource
-	}
-	var all []json.RawMessage
-	for next := ""; ; {
-		path := fmt.Sprintf("%s?limit=%d", base, listPage)
-		if next != "" {
-			path += "&continue=" + url.QueryEscape(next)
-		}
-		var page struct {
-			Metadata struct {
-				Continue string `json:"continue"`
-			} `json:"metadata"`
-			Items []json.RawMessage `json:"items"`
-		}
-		if err := f.kube.Do(ctx, http.MethodGet, path, nil, &page); err != nil {
-			return nil, fmt.Errorf("list %s: %w", resource, err)
-		}
-		all = append(all, page.Items...)
-		if next = page.Metadata.Continue; next == "" {
-			return all, nil
-		}
-	}
+	return len(ats) + len(wfs), nil
 }

@@ -100,6 +100,7 @@ func prepare(w *Workflow, known map[string]*ActionType) error {
 		return w.src.errorf(w.WorkflowName, strings.TrimSuffix("spec.detectedLabels."+field, "."), "%v", err)
 	}
 	w.Detected = d
+	w.patterns = &patterns{}
 	if w.content == nil {
 		if w.content, err = cleanContent(w); err != nil {
 			return w.src.errorf(w.WorkflowName, "spec", "%v", err)

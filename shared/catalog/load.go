@@ -142,6 +142,9 @@ func decode(j []byte, src source) (*ActionType, *Workflow, error) {
 		if field, err := normalizeSpec(&w.WorkflowSpec); err != nil {
 			return nil, nil, src.errorf(w.WorkflowName, field, "%v", err)
 		}
+		if field, err := checkPatterns(&w.WorkflowSpec); err != nil {
+			return nil, nil, src.errorf(w.WorkflowName, field, "%v", err)
+		}
 		if field, err := requiredPresent(j); err != nil {
 			return nil, nil, src.errorf(w.WorkflowName, field, "%v", err)
 		}

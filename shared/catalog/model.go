@@ -2,6 +2,8 @@ package catalog
 
 import (
 	"encoding/json"
+	"regexp"
+	"sync"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/google/uuid"
@@ -150,10 +152,38 @@ type Workflow struct {
 	WorkflowID  uuid.UUID
 	Detected    DetectedLabels // spec.detectedLabels as matching reads them
 
-	claimed claimedIdentity // status.workflowId and contentHash, as the document states them
-	content []byte          // the clean content: as read by ParseContent, or encoded by New
-	semver  *semver.Version // Version, parsed when checked
-	src     source
+	claimed  claimedIdentity // status.workflowId and contentHash, as the document states them
+	patterns *patterns       // compiled parameter patterns, shared by copies
+	content  []byte          // the clean content: as read by ParseContent, or encoded by New
+	semver   *semver.Version // Version, parsed when checked
+	src      source
+}
+
+// patterns compiles a workflow's parameter patterns once, when first asked
+// for: a snapshot load compiles none, and a function validates the
+// parameters of few workflows.
+type patterns struct {
+	once sync.Once
+	re   []*regexp.Regexp // by parameter index; nil where there is none
+}
+
+// ParameterPattern is the compiled pattern of w.Parameters[i], or nil when
+// it has none or it does not compile (documents come in only with patterns
+// that do).
+func (w *Workflow) ParameterPattern(i int) *regexp.Regexp {
+	ps := w.patterns
+	if ps == nil { // a Workflow that did not come through New
+		ps = &patterns{}
+	}
+	ps.once.Do(func() {
+		ps.re = make([]*regexp.Regexp, len(w.Parameters))
+		for j, p := range w.Parameters {
+			if p.Pattern != "" {
+				ps.re[j], _ = regexp.Compile(p.Pattern)
+			}
+		}
+	})
+	return ps.re[i]
 }
 
 // claimedIdentity is the identity a document's status says it has (written

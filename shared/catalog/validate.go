@@ -184,9 +184,9 @@ func checkDependencies(d *Dependencies) (string, error) {
 }
 
 // checkParameters returns the suffix of the first bad field's path (e.g.
-// "[1].pattern") and its error. Names are unique, patterns compile as Go
-// (RE2) expressions, bounds are ordered, and dependsOn names other
-// parameters of the same list.
+// "[1].minimum") and its error. Names are unique, bounds are ordered, and
+// dependsOn names other parameters of the same list. Patterns are checked
+// where documents come in (checkPatterns), not at every snapshot load.
 func checkParameters(params []Parameter) (string, error) {
 	names := map[string]bool{}
 	for _, p := range params {
@@ -206,17 +206,28 @@ func checkParameters(params []Parameter) (string, error) {
 			return at("minimum"), fmt.Errorf("%v is above maximum %v", *p.Minimum, *p.Maximum)
 		}
 		seen[p.Name] = true
-		if p.Pattern != "" {
-			if _, err := regexp.Compile(p.Pattern); err != nil {
-				return at("pattern"), err
-			}
-		}
 		for j, dep := range p.DependsOn {
 			switch {
 			case dep == p.Name:
 				return fmt.Sprintf("[%d].dependsOn[%d]", i, j), errors.New("a parameter cannot depend on itself")
 			case !names[dep]:
 				return fmt.Sprintf("[%d].dependsOn[%d]", i, j), fmt.Errorf("%q is not a parameter of this list", dep)
+			}
+		}
+	}
+	return "", nil
+}
+
+// checkPatterns returns the path of the first parameter pattern that does
+// not compile as a Go (RE2) expression, and its error.
+func checkPatterns(s *WorkflowSpec) (string, error) {
+	for _, list := range []struct {
+		field  string
+		params []Parameter
+	}{{"spec.parameters", s.Parameters}, {"spec.rollbackParameters", s.RollbackParameters}} {
+		for i, p := range list.params {
+			if _, err := regexp.Compile(p.Pattern); err != nil {
+				return fmt.Sprintf("%s[%d].pattern", list.field, i), err
 			}
 		}
 	}

@@ -117,6 +117,49 @@ type version struct{ name, version string }
 // signalled to every function's snapshot. Nothing is deleted: a version
 // missing from the arguments stays as it is.
 func Save(ctx context.Context, conn *pgx.Conn, actionTypes []catalog.ActionType, workflows []catalog.Workflow) error {
+	return inTx(ctx, conn, func(tx pgx.Tx, current *catalog.Catalog) error {
+		return write(ctx, tx, current, actionTypes, workflows)
+	})
+}
+
+// Refused is a document Mirror left out, and why.
+type Refused struct {
+	Document string // e.g. "ActionType RestartPod", "RemediationWorkflow restart-pod 1.0.0"
+	Err      error
+}
+
+// Mirror makes the catalog follow a source that holds exactly the given
+// documents (the cluster's resources): it stores each one that Save would
+// take on its own, and disables every stored workflow whose name the
+// documents do not have. Nothing is deleted. The documents it cannot store
+// come back with why, so one bad document cannot hold back the rest: they
+// are checked against the stored catalog one by one (cheap: no rebuild of
+// the whole catalog for each), then stored together in one transaction.
+func Mirror(ctx context.Context, conn *pgx.Conn, actionTypes []catalog.ActionType, workflows []catalog.Workflow) ([]Refused, error) {
+	var refused []Refused
+	err := inTx(ctx, conn, func(tx pgx.Tx, current *catalog.Catalog) error {
+		names := map[string]bool{}
+		for _, w := range workflows {
+			names[w.WorkflowName] = true
+		}
+		all := slices.Clone(workflows)
+		for _, w := range current.Workflows() {
+			if !names[w.WorkflowName] && w.Status != catalog.StatusDisabled {
+				gone := w.Document()
+				gone.Status = catalog.StatusDisabled
+				all = append(all, gone)
+			}
+		}
+		var ats []catalog.ActionType
+		var wfs []catalog.Workflow
+		ats, wfs, refused = sift(current, actionTypes, all)
+		return write(ctx, tx, current, ats, wfs)
+	})
+	return refused, err
+}
+
+// inTx runs fn in a transaction, with the catalog as stored, and commits.
+func inTx(ctx context.Context, conn *pgx.Conn, fn func(pgx.Tx, *catalog.Catalog) error) error {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
@@ -130,6 +173,14 @@ func Save(ctx context.Context, conn *pgx.Conn, actionTypes []catalog.ActionType,
 	if err != nil {
 		return err
 	}
+	if err := fn(tx, current); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// write stores the documents over current, once the merged catalog is valid.
+func write(ctx context.Context, tx pgx.Tx, current *catalog.Catalog, actionTypes []catalog.ActionType, workflows []catalog.Workflow) error {
 	merged, kept, stored, err := merge(current, actionTypes, workflows)
 	if err != nil {
 		return err
@@ -158,7 +209,52 @@ func Save(ctx context.Context, conn *pgx.Conn, actionTypes []catalog.ActionType,
 			return fmt.Errorf("workflow %s %s: %w", w.WorkflowName, w.Version, err)
 		}
 	}
-	return tx.Commit(ctx)
+	return nil
+}
+
+// sift splits documents into those write would take over current on their
+// own and the refused. A document is checked alone (with the stored and the
+// accepted action types); the only refusals that need other documents, a
+// version given twice or changed under its stored id, are checked here.
+func sift(current *catalog.Catalog, actionTypes []catalog.ActionType, workflows []catalog.Workflow) ([]catalog.ActionType, []catalog.Workflow, []Refused) {
+	var refused []Refused
+	var ats []catalog.ActionType
+	seen := map[string]bool{}
+	for _, a := range actionTypes {
+		if _, err := catalog.New([]catalog.ActionType{a}, nil); err != nil || seen[a.Name] {
+			refused = append(refused, Refused{"ActionType " + a.Name, cmp.Or(err, errors.New("given twice"))})
+			continue
+		}
+		seen[a.Name] = true
+		ats = append(ats, a)
+	}
+	known := withActionTypes(current, ats)
+	ids := map[version][16]byte{}
+	for _, w := range current.Workflows() {
+		ids[version{w.WorkflowName, w.Version}] = w.WorkflowID
+	}
+	taken := map[version]bool{}
+	var wfs []catalog.Workflow
+	for _, w := range workflows {
+		v := version{w.WorkflowName, w.Version}
+		name := "RemediationWorkflow " + w.WorkflowName + " " + w.Version
+		alone, err := catalog.New(known, []catalog.Workflow{w})
+		switch {
+		case err != nil:
+			refused = append(refused, Refused{name, err})
+			continue
+		case taken[v]:
+			refused = append(refused, Refused{name, errors.New("version given twice")})
+			continue
+		}
+		if id, ok := ids[v]; ok && id != alone.Workflows()[0].WorkflowID {
+			refused = append(refused, Refused{name, ErrVersionChanged})
+			continue
+		}
+		taken[v] = true
+		wfs = append(wfs, w)
+	}
+	return ats, wfs, refused
 }
 
 // merge is the catalog the tables will hold: current with the given action
@@ -166,16 +262,7 @@ func Save(ctx context.Context, conn *pgx.Conn, actionTypes []catalog.ActionType,
 // given workflows are its Workflows from index kept on, in order; stored
 // holds the ids of the versions they replace.
 func merge(current *catalog.Catalog, actionTypes []catalog.ActionType, workflows []catalog.Workflow) (c *catalog.Catalog, kept int, stored map[version][16]byte, err error) {
-	given := map[string]bool{}
-	for _, a := range actionTypes {
-		given[a.Name] = true
-	}
-	ats := slices.Clone(actionTypes)
-	for _, a := range current.ActionTypes() {
-		if !given[a.Name] {
-			ats = append(ats, a)
-		}
-	}
+	ats := withActionTypes(current, actionTypes)
 	replaced := map[version]bool{}
 	for _, w := range workflows {
 		replaced[version{w.WorkflowName, w.Version}] = true
@@ -193,4 +280,20 @@ func merge(current *catalog.Catalog, actionTypes []catalog.ActionType, workflows
 	kept = len(wfs)
 	c, err = catalog.New(ats, append(wfs, workflows...))
 	return c, kept, stored, err
+}
+
+// withActionTypes is the stored action types with the given ones put in, by
+// name.
+func withActionTypes(current *catalog.Catalog, given []catalog.ActionType) []catalog.ActionType {
+	names := map[string]bool{}
+	for _, a := range given {
+		names[a.Name] = true
+	}
+	ats := slices.Clone(given)
+	for _, a := range current.ActionTypes() {
+		if !names[a.Name] {
+			ats = append(ats, a)
+		}
+	}
+	return ats
 }

@@ -53,7 +53,7 @@ func ValidateParameters(w *catalog.Workflow, params json.RawMessage) ([]ParamErr
 		default:
 			summary.OptionalProvided++
 		}
-		if msg := checkValue(p, value); msg != "" {
+		if msg := checkValue(p, w.ParameterPattern(i), value); msg != "" {
 			errs = append(errs, ParamError{p.Name, msg})
 		}
 		for _, dep := range p.DependsOn {
@@ -78,9 +78,9 @@ func ValidateParameters(w *catalog.Workflow, params json.RawMessage) ([]ParamErr
 	return errs, summary
 }
 
-// checkValue checks one given value against its parameter, returning the
-// first problem, or "".
-func checkValue(p *catalog.Parameter, raw json.RawMessage) string {
+// checkValue checks one given value against its parameter and the
+// parameter's compiled pattern, returning the first problem, or "".
+func checkValue(p *catalog.Parameter, pattern *regexp.Regexp, raw json.RawMessage) string {
 	raw = bytes.TrimSpace(raw)
 	var s string
 	var n float64
@@ -115,11 +115,8 @@ func checkValue(p *catalog.Parameter, raw json.RawMessage) string {
 	if len(p.Enum) > 0 && p.Type != catalog.TypeArray && p.Type != catalog.TypeBoolean && !slices.Contains(p.Enum, s) {
 		return fmt.Sprintf("%.100q is not one of %s", s, strings.Join(p.Enum, ", "))
 	}
-	if p.Pattern != "" && p.Type == catalog.TypeString {
-		re, err := regexp.Compile(p.Pattern) // checked when the workflow was loaded
-		if err != nil || !re.MatchString(s) {
-			return fmt.Sprintf("%.100q does not match %s", s, p.Pattern)
-		}
+	if p.Pattern != "" && p.Type == catalog.TypeString && (pattern == nil || !pattern.MatchString(s)) {
+		return fmt.Sprintf("%.100q does not match %s", s, p.Pattern)
 	}
 	return ""
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 )
@@ -96,4 +97,44 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("%s %s: API server answered %s", method, path, resp.Status)
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// KubernautCollection is the API path of a kubernaut.ai/v1alpha1 resource
+// collection in namespace ns, or in every namespace for "*".
+func KubernautCollection(ns, resource string) string {
+	if ns == "*" {
+		return "/apis/kubernaut.ai/v1alpha1/" + resource
+	}
+	return "/apis/kubernaut.ai/v1alpha1/namespaces/" + url.PathEscape(ns) + "/" + resource
+}
+
+// ListPage is how many items one list request asks for.
+const ListPage = 500
+
+// List calls each with every item of the collection at path, as the JSON
+// object the API server returns, page by page.
+func (c *Client) List(ctx context.Context, path string, each func(item json.RawMessage) error) error {
+	for next := ""; ; {
+		page := fmt.Sprintf("%s?limit=%d", path, ListPage)
+		if next != "" {
+			page += "&continue=" + url.QueryEscape(next)
+		}
+		var list struct {
+			Metadata struct {
+				Continue string `json:"continue"`
+			} `json:"metadata"`
+			Items []json.RawMessage `json:"items"`
+		}
+		if err := c.Do(ctx, http.MethodGet, page, nil, &list); err != nil {
+			return err
+		}
+		for _, item := range list.Items {
+			if err := each(item); err != nil {
+				return err
+			}
+		}
+		if next = list.Metadata.Continue; next == "" {
+			return nil
+		}
+	}
 }

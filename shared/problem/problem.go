@@ -6,7 +6,6 @@ package problem
 import (
 	"encoding/json"
 	"net/http"
-	"strings"
 )
 
 // FieldError names one bad input field.
@@ -59,7 +58,7 @@ func Write(w http.ResponseWriter, status int, detail string, errs ...FieldError)
 		p.FieldErrors = map[string]string{}
 		for _, e := range errs {
 			if prev, ok := p.FieldErrors[e.Field]; ok {
-				p.FieldErrors[e.Field] = strings.Join([]string{prev, e.Message}, "; ")
+				p.FieldErrors[e.Field] = prev + "; " + e.Message
 			} else {
 				p.FieldErrors[e.Field] = e.Message
 			}
