@@ -24,8 +24,9 @@ func loadWorkflow(t *testing.T, doc string) catalog.Workflow {
 	return c.Workflows()[0]
 }
 
-// vectorsDir holds Kubernaut's own identity test vectors (compat §5).
-const vectorsDir = "../../../shared/kubernaut-vectors"
+// vectorsDir holds Kubernaut's own identity test vectors (compat §5), copied
+// from ../shared/kubernaut-vectors so any clone has them.
+const vectorsDir = "testdata/kubernaut-vectors"
 
 // The documents of the vectors get, byte for byte, the clean content and
 // the content hash and workflow id that Kubernaut's code computes.
