@@ -2,6 +2,8 @@ package archive_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -10,7 +12,10 @@ import (
 
 	"function/archive"
 	"function/archive/archivetest"
+	"function/archive/format"
+	"function/shared/auditlog"
 	"function/shared/config"
+	"function/shared/verify"
 )
 
 // A run signs the ledger head into the locked bucket; deleting the newest
@@ -23,16 +28,16 @@ func TestSignedCheckpointsPinTheChainHead(t *testing.T) {
 	_, err := e.Compactor(t, archive.Options{}).Run(ctx)
 	require.NoError(t, err)
 
-	settings := e.Bucket.Settings()
-	r, err := archive.NewReader(ctx, e.Pool, config.Config(settings))
+	log, err := auditlog.Open(ctx, e.Pool, config.Config(e.Bucket.Settings()))
 	require.NoError(t, err)
-	findings, err := r.CheckHead(ctx)
+	rep, err := log.Verify(ctx, verify.Scope{})
 	require.NoError(t, err)
-	assert.Empty(t, findings, "clean chain")
+	assert.Empty(t, rep.Findings, "clean chain")
+	assert.Equal(t, 1, rep.Checkpoints)
 
 	var head int64
 	require.NoError(t, e.Pool.QueryRow(ctx, `SELECT max(seq) FROM audit.ledger`).Scan(&head))
-	assert.NotEmpty(t, e.Keys(t, archive.CheckpointKey(head)), "checkpoint stored under its key")
+	assert.NotEmpty(t, e.Keys(t, format.CheckpointKey(head)), "checkpoint stored under its key")
 
 	admin, err := pgx.Connect(ctx, e.DB.AdminDSN)
 	require.NoError(t, err)
@@ -40,18 +45,25 @@ func TestSignedCheckpointsPinTheChainHead(t *testing.T) {
 	_, err = admin.Exec(ctx, `SET session_replication_role = replica;
 		UPDATE audit.ledger SET batch_hash = sha256(batch_hash) WHERE seq = (SELECT max(seq) FROM audit.ledger)`)
 	require.NoError(t, err)
-	findings, err = r.CheckHead(ctx)
+	rep, err = log.Verify(ctx, verify.Scope{})
 	require.NoError(t, err)
-	require.Len(t, findings, 1)
-	assert.Contains(t, findings[0].Problem, "differs from its checkpoint")
+	assert.Contains(t, rep.Findings, verify.Finding{Kind: verify.HeadRewritten, LedgerSeq: head,
+		Problem: fmt.Sprintf("batch %d differs from its checkpoint signed at %s", head, signedAt(t, e, head))})
 
 	_, err = admin.Exec(ctx, `SET session_replication_role = replica;
 		DELETE FROM audit.audit_events WHERE ledger_seq = (SELECT max(seq) FROM audit.ledger);
 		DELETE FROM audit.ledger WHERE seq = (SELECT max(seq) FROM audit.ledger)`)
 	require.NoError(t, err)
-	findings, err = r.CheckHead(ctx)
+	rep, err = log.Verify(ctx, verify.Scope{})
 	require.NoError(t, err)
-	require.Len(t, findings, 1)
-	assert.Contains(t, findings[0].Problem, "ledger truncated")
-	assert.Equal(t, head, findings[0].LedgerSeq)
+	assert.Equal(t, []verify.Finding{{Kind: verify.LedgerTruncated, LedgerSeq: head,
+		Problem: fmt.Sprintf("ledger truncated: batch %d was signed at %s, the ledger now ends at batch %d", head, signedAt(t, e, head), head-1)}},
+		rep.Findings, "the chain alone cannot show a deleted head")
+}
+
+// signedAt is when the checkpoint of batch seq was signed.
+func signedAt(t *testing.T, e *archivetest.Env, seq int64) string {
+	var cp format.Checkpoint
+	require.NoError(t, json.Unmarshal(e.Get(t, format.CheckpointKey(seq)), &cp))
+	return cp.SignedAt
 }

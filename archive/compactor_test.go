@@ -10,6 +10,7 @@ import (
 
 	"function/archive"
 	"function/archive/archivetest"
+	"function/archive/format"
 	"function/shared/auditevent"
 	"function/shared/integrity"
 )
@@ -50,7 +51,7 @@ func TestCompactsColdDaysToVerifiedParquetAndDropsThem(t *testing.T) {
 			require.Equal(t, r.Hash, integrity.EventHash(&r), "event %s recomputes to its event_hash", r.ID)
 		}
 		assert.False(t, e.PartitionExists(t, d), "partition of %s dropped", d)
-		assert.Equal(t, []string{archive.ManifestKey(d, 1), archive.ManifestKey(d, 1) + ".sig"},
+		assert.Equal(t, []string{format.ManifestKey(d, 1), format.ManifestKey(d, 1) + ".sig"},
 			e.Keys(t, "audit_events/_manifests/event_date="+d.Format(time.DateOnly)+"/"))
 	}
 	assert.Equal(t, int64(50), e.Count(t, hot), "the hot day is untouched")

@@ -12,6 +12,7 @@ import (
 
 	"function/archive"
 	"function/archive/archivetest"
+	"function/archive/format"
 	"function/shared/auditevent"
 )
 
@@ -91,7 +92,7 @@ func TestACrashAtAnyStepLosesNothingAndDuplicatesNothing(t *testing.T) {
 			require.Len(t, rep.Days, 2)
 			assertArchivedOnce(t, e, want)
 			for d := range want {
-				assert.Equal(t, []string{archive.PartKey(d, 1)}, e.Keys(t, "audit_events/event_date="+d.Format(time.DateOnly)+"/"),
+				assert.Equal(t, []string{format.PartKey(d, 1)}, e.Keys(t, "audit_events/event_date="+d.Format(time.DateOnly)+"/"),
 					"one object per day: the rerun adopted, never rewrote")
 			}
 			assert.Len(t, e.Manifests(t), 2)

@@ -13,6 +13,7 @@ import (
 
 	"function/archive"
 	"function/archive/archivetest"
+	"function/archive/format"
 	"function/shared/auditevent"
 )
 
@@ -35,7 +36,7 @@ func TestLateEventsForAnArchivedDayBecomeItsNextPart(t *testing.T) {
 	require.Len(t, ms, 2)
 	assert.Equal(t, 2, ms[1].Version)
 	assert.Equal(t, int64(130), ms[1].RowCount, "the newest manifest covers both parts")
-	assert.Equal(t, []string{archive.PartKey(d, 1), archive.PartKey(d, 2)}, []string{ms[1].Parts[0].Key, ms[1].Parts[1].Key})
+	assert.Equal(t, []string{format.PartKey(d, 1), format.PartKey(d, 2)}, []string{ms[1].Parts[0].Key, ms[1].Parts[1].Key})
 	assert.Equal(t, ms[1].Parts[0].LedgerSeqThrough, ms[1].Parts[1].LedgerSeqAfter, "part 2 starts where part 1 ends")
 }
 
@@ -71,7 +72,7 @@ func TestALargeDayIsSplitIntoPartsAtBatchBoundaries(t *testing.T) {
 	rep, err := e.Compactor(t, archive.Options{MaxPartRows: 500}).Run(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, []int{1, 2}, rep.Days[0].Parts)
-	assert.Equal(t, []string{archive.PartKey(d, 1), archive.PartKey(d, 2)}, e.Keys(t, "audit_events/event_date="))
+	assert.Equal(t, []string{format.PartKey(d, 1), format.PartKey(d, 2)}, e.Keys(t, "audit_events/event_date="))
 	assertArchivedOnce(t, e, map[time.Time][]auditevent.Record{d: want})
 	ms := e.Manifests(t)
 	require.Len(t, ms, 2)
@@ -107,14 +108,10 @@ func TestAnArchiveThatDoesNotMatchPostgreSQLIsNeverDropped(t *testing.T) {
 		"not parquet": func(*testing.T, []auditevent.Record) []byte { return []byte("PAR1 but not really") },
 		"changed field": func(t *testing.T, recs []auditevent.Record) []byte {
 			recs[3].ActorID = "mallory"
-			var b bytes.Buffer
-			require.NoError(t, archive.WriteParquet(&b, recs))
-			return b.Bytes()
+			return archivetest.Parquet(t, recs)
 		},
 		"missing row": func(t *testing.T, recs []auditevent.Record) []byte {
-			var b bytes.Buffer
-			require.NoError(t, archive.WriteParquet(&b, recs[1:]))
-			return b.Bytes()
+			return archivetest.Parquet(t, recs[1:])
 		},
 	}
 	for name, forge := range cases {
@@ -126,7 +123,7 @@ func TestAnArchiveThatDoesNotMatchPostgreSQLIsNeverDropped(t *testing.T) {
 			// An object already sits where part 1 goes, as if a crashed run
 			// had stored it: the compactor adopts it, and must refuse it.
 			body := forge(t, e.HotRecords(t, d))
-			_, err := e.Bucket.Client(t).PutObject(ctx, e.Bucket.Name, archive.PartKey(d, 1), bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{})
+			_, err := e.Bucket.Client(t).PutObject(ctx, e.Bucket.Name, format.PartKey(d, 1), bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{})
 			require.NoError(t, err)
 			for range 2 {
 				_, err = e.Compactor(t, archive.Options{}).Run(ctx)

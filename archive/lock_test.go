@@ -15,6 +15,8 @@ import (
 
 	"function/archive"
 	"function/archive/archivetest"
+	"function/archive/bucket"
+	"function/archive/format"
 	"function/shared/config"
 	"function/test/testenv"
 )
@@ -97,7 +99,7 @@ func TestObjectsAreLockedInComplianceModeUntilEventDatePlusRetention(t *testing.
 
 	client := e.Bucket.Client(t)
 	want := d.AddDate(0, 0, 90)
-	for _, key := range []string{archive.PartKey(d, 1), archive.ManifestKey(d, 1), archive.ManifestKey(d, 1) + ".sig"} {
+	for _, key := range []string{format.PartKey(d, 1), format.ManifestKey(d, 1), format.ManifestKey(d, 1) + ".sig"} {
 		mode, until, err := client.GetObjectRetention(ctx, e.Bucket.Name, key, "")
 		require.NoError(t, err, key)
 		assert.Equal(t, minio.Compliance, *mode, key)
@@ -115,16 +117,16 @@ func TestStartUpRefusesABucketWithoutObjectLock(t *testing.T) {
 	e := archivetest.New(t)
 	plain := testenv.NewPlainBucket(t)
 	cfg := e.Config()
-	cfg.Bucket = plain.Name
+	cfg.Bucket.Bucket = plain.Name
 	_, err := archive.New(context.Background(), e.Pool, cfg, archive.Options{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), plain.Name)
 	assert.Contains(t, err.Error(), "Object Lock")
 
-	cfg.Bucket = plain.Name + "-missing"
+	cfg.Bucket.Bucket = plain.Name + "-missing"
 	_, err = archive.New(context.Background(), e.Pool, cfg, archive.Options{})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), cfg.Bucket)
+	assert.Contains(t, err.Error(), cfg.Bucket.Bucket)
 }
 
 func TestSettings(t *testing.T) {
@@ -132,7 +134,7 @@ func TestSettings(t *testing.T) {
 		"AUDITFN_S3_BUCKET": "b", "AUDITFN_ARCHIVE_SIGNING_KEY": "/keys/archive.pem"}
 	cfg, err := archive.ConfigFromSettings(full)
 	require.NoError(t, err)
-	assert.Equal(t, archive.Config{Endpoint: "minio:9000", AccessKey: "a", SecretKey: "s", Bucket: "b",
+	assert.Equal(t, archive.Config{Bucket: bucket.Config{Endpoint: "minio:9000", AccessKey: "a", SecretKey: "s", Bucket: "b"},
 		SigningKeyPath: "/keys/archive.pem", HotDays: 7, RetentionDays: 365}, cfg)
 
 	for name := range full {

@@ -16,6 +16,8 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"function/archive"
+	"function/archive/bucket"
+	"function/archive/format"
 	"function/shared/auditevent"
 	"function/shared/auditstore"
 	"function/test/loadgen"
@@ -59,8 +61,8 @@ func (e *Env) Settings() map[string]string {
 
 // Config is the archive configuration for this Env (hot window 7 days).
 func (e *Env) Config() archive.Config {
-	return archive.Config{Endpoint: e.Bucket.Endpoint, AccessKey: e.Bucket.AccessKey, SecretKey: e.Bucket.SecretKey,
-		Bucket: e.Bucket.Name, SigningKeyPath: e.KeyPath, HotDays: archive.DefaultHotDays, RetentionDays: archive.DefaultRetentionDays}
+	return archive.Config{Bucket: bucket.Config{Endpoint: e.Bucket.Endpoint, AccessKey: e.Bucket.AccessKey, SecretKey: e.Bucket.SecretKey,
+		Bucket: e.Bucket.Name}, SigningKeyPath: e.KeyPath, HotDays: archive.DefaultHotDays, RetentionDays: archive.DefaultRetentionDays}
 }
 
 // Compactor is a compactor for this Env that locks objects for 1 day unless
@@ -142,7 +144,7 @@ func (e *Env) ArchivedRecords(t testing.TB, d time.Time) []auditevent.Record {
 			t.Fatal(err)
 		}
 		obj.Close()
-		if err := archive.ReadParquet(ctx, bytes.NewReader(buf.Bytes()), func(r *auditevent.Record) error {
+		if err := format.ReadParquet(ctx, bytes.NewReader(buf.Bytes()), func(r *auditevent.Record) error {
 			out = append(out, *r)
 			return nil
 		}); err != nil {
@@ -176,4 +178,23 @@ func (e *Env) Count(t testing.TB, d time.Time) int64 {
 func (e *Env) PartitionExists(t testing.TB, d time.Time) bool {
 	t.Helper()
 	return e.DB.Scalar(t, "SELECT to_regclass($1) IS NOT NULL", "audit.audit_events_"+d.Format("20060102")).(bool)
+}
+
+// Parquet encodes recs, in the order given, as an archive part file.
+func Parquet(t testing.TB, recs []auditevent.Record) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w, err := format.NewWriter(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range recs {
+		if err := w.Add(&recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

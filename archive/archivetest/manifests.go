@@ -13,7 +13,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"function/archive"
+	"function/archive/format"
 )
 
 // Get reads the current version of key.
@@ -41,10 +41,10 @@ func (e *Env) getVersion(t testing.TB, key, version string) []byte {
 // 1..n without gaps, each naming its predecessor's SHA-256, each signature
 // valid for the published key it names, and every listed object present
 // with the listed size and SHA-256.
-func (e *Env) Manifests(t testing.TB) []archive.Manifest {
+func (e *Env) Manifests(t testing.TB) []format.Manifest {
 	t.Helper()
 	type stored struct {
-		m   archive.Manifest
+		m   format.Manifest
 		key string
 		sum [32]byte
 	}
@@ -54,11 +54,11 @@ func (e *Env) Manifests(t testing.TB) []archive.Manifest {
 			continue
 		}
 		body := e.Get(t, key)
-		var m archive.Manifest
+		var m format.Manifest
 		if err := json.Unmarshal(body, &m); err != nil {
 			t.Fatalf("%s: %v", key, err)
 		}
-		pub, err := archive.ParsePublicKey(e.Get(t, m.SigningKey.Key))
+		pub, err := format.ParsePublicKey(e.Get(t, m.SigningKey.Key))
 		if err != nil {
 			t.Fatalf("%s: key %s: %v", key, m.SigningKey.Key, err)
 		}
@@ -68,7 +68,7 @@ func (e *Env) Manifests(t testing.TB) []archive.Manifest {
 		all = append(all, stored{m, key, sha256.Sum256(body)})
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].m.ChainSeq < all[j].m.ChainSeq })
-	out := make([]archive.Manifest, len(all))
+	out := make([]format.Manifest, len(all))
 	for i, s := range all {
 		if s.m.ChainSeq != int64(i+1) {
 			t.Fatalf("%s: chain position %d, want %d", s.key, s.m.ChainSeq, i+1)

@@ -1,14 +1,18 @@
-// Command verify is `make verify`: the integrity check an auditor runs.
+// Command verify is `make verify`: the integrity check an auditor runs,
+// through the one verifier (shared/verify).
 //
-//	verify                 the whole hot chain, the archived events of every
-//	                       batch, and the newest signed checkpoint, from the
-//	                       settings in the environment (make verify passes
-//	                       .local/stack.env)
-//	verify -archive DIR    a downloaded copy of the archive bucket, with no
-//	                       database: manifests, their chain and signatures,
-//	                       every part and event, checkpoint signatures
+//	verify                 the whole log: the hot chain with the archived
+//	                       events of every batch, every manifest and their
+//	                       chain, and the ledger head against the newest
+//	                       signed checkpoint, from the settings in the
+//	                       environment (make verify passes .local/stack.env)
+//	verify -archive DIR    a downloaded copy of the archive bucket (DIR holds
+//	                       audit_events/), with no database: manifests, their
+//	                       chain and signatures, every part and event, every
+//	                       checkpoint's signature
 //
-// It prints a JSON report and exits 1 when anything fails.
+// It prints a JSON report and exits 1 when anything is found, 2 when it
+// cannot verify at all.
 package main
 
 import (
@@ -19,80 +23,66 @@ import (
 	"os"
 	"time"
 
-	"function/archive"
-	"function/shared/auditstore"
+	"function/shared/auditlog"
 	"function/shared/config"
 	"function/shared/pgdb"
+	"function/shared/verify"
 )
 
 func main() {
-	dir := flag.String("archive", "", "verify a downloaded archive in `DIR` instead of the live stores")
+	dir := flag.String("archive", "", "verify a downloaded archive in `DIR` (the folder holding audit_events/) instead of the live stores")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	var (
-		report any
-		ok     bool
-		err    error
+		rep verify.Report
+		err error
 	)
 	if *dir != "" {
-		var rep archive.OfflineReport
-		rep, err = archive.VerifyOffline(ctx, os.DirFS(*dir))
-		report, ok = rep, len(rep.Problems) == 0
+		rep, err = offline(ctx, *dir)
 	} else {
-		report, ok, err = live(ctx)
+		rep, err = live(ctx)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verify:", err)
 		os.Exit(2)
 	}
-	out, _ := json.MarshalIndent(report, "", "  ")
+	out, _ := json.MarshalIndent(struct {
+		OK bool `json:"ok"`
+		verify.Report
+	}{rep.OK(), rep}, "", "  ")
 	fmt.Println(string(out))
-	if !ok {
+	if !rep.OK() {
 		os.Exit(1)
 	}
 }
 
-type liveReport struct {
-	EventsChecked int                  `json:"eventsChecked"`
-	Findings      []auditstore.Finding `json:"findings"`
+func offline(ctx context.Context, dir string) (verify.Report, error) {
+	if info, err := os.Stat(dir); err != nil {
+		return verify.Report{}, fmt.Errorf("archive copy %s: %w", dir, err)
+	} else if !info.IsDir() {
+		return verify.Report{}, fmt.Errorf("archive copy %s is not a folder", dir)
+	}
+	return verify.Offline(verify.Dir(os.DirFS(dir), dir)).Verify(ctx, verify.Scope{})
 }
 
-func live(ctx context.Context) (liveReport, bool, error) {
+func live(ctx context.Context) (verify.Report, error) {
 	settings := config.Config{}
 	for _, name := range []string{config.PGDSN, config.S3Endpoint, config.S3AccessKey, config.S3SecretKey, config.S3Bucket} {
 		settings[name] = os.Getenv(name)
 	}
 	dsn, err := settings.Required(config.PGDSN)
 	if err != nil {
-		return liveReport{}, false, err
+		return verify.Report{}, err
 	}
 	pool, err := pgdb.Open(ctx, dsn)
 	if err != nil {
-		return liveReport{}, false, err
+		return verify.Report{}, err
 	}
 	defer pool.Close()
-	var archived auditstore.Archived
-	var reader *archive.Reader
-	if archive.ReaderConfigured(settings) {
-		if reader, err = archive.NewReader(ctx, pool, settings); err != nil {
-			return liveReport{}, false, err
-		}
-		archived = reader
-	}
-	findings, checked, err := auditstore.Verify(ctx, pool, auditstore.Scope{}, archived)
+	log, err := auditlog.Open(ctx, pool, settings)
 	if err != nil {
-		return liveReport{}, false, err
+		return verify.Report{}, err
 	}
-	if reader != nil {
-		head, err := reader.CheckHead(ctx)
-		if err != nil {
-			return liveReport{}, false, err
-		}
-		findings = append(findings, head...)
-	}
-	if findings == nil {
-		findings = []auditstore.Finding{}
-	}
-	return liveReport{EventsChecked: checked, Findings: findings}, len(findings) == 0, nil
+	return log.Verify(ctx, verify.Scope{})
 }

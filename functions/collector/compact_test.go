@@ -16,6 +16,7 @@ import (
 
 	"function/archive"
 	"function/archive/archivetest"
+	"function/archive/format"
 	"function/functions/collector"
 	"function/test/testenv"
 )
@@ -66,7 +67,7 @@ func TestAFailedCompactionIsA5xxSoThePingIsRetried(t *testing.T) {
 	d := archivetest.DaysAgo(100)
 	e.Seed(t, d, 10)
 	junk := []byte("not an archive")
-	_, err := e.Bucket.Client(t).PutObject(context.Background(), e.Bucket.Name, archive.PartKey(d, 1), bytes.NewReader(junk), int64(len(junk)), minio.PutObjectOptions{})
+	_, err := e.Bucket.Client(t).PutObject(context.Background(), e.Bucket.Name, format.PartKey(d, 1), bytes.NewReader(junk), int64(len(junk)), minio.PutObjectOptions{})
 	require.NoError(t, err)
 	url := startArchivingCollector(t, e.Settings())
 

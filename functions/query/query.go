@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -18,13 +17,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"function/archive"
 	"function/shared/auditevent"
+	"function/shared/auditlog"
 	"function/shared/auditstore"
 	"function/shared/config"
 	"function/shared/httpjson"
 	"function/shared/pgdb"
 	"function/shared/problem"
+	"function/shared/verify"
 )
 
 // SettingTokensFile names the local bearer-token file.
@@ -42,7 +42,7 @@ type Function struct {
 type running struct {
 	pool *pgxpool.Pool
 	auth authenticator
-	cold *archive.Reader // nil without an archive bucket
+	log  *auditlog.Log
 }
 
 // New returns the function; Start connects it.
@@ -85,14 +85,12 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return err
 	}
-	st := &running{pool: pool, auth: auth}
-	if archive.ReaderConfigured(c) {
-		if st.cold, err = archive.NewReader(ctx, pool, c); err != nil {
-			pool.Close()
-			return err
-		}
+	log, err := auditlog.Open(ctx, pool, c)
+	if err != nil {
+		pool.Close()
+		return err
 	}
-	f.state.Store(st)
+	f.state.Store(&running{pool: pool, auth: auth, log: log})
 	return nil
 }
 
@@ -200,7 +198,7 @@ func (f *Function) events(w http.ResponseWriter, r *http.Request, st *running) i
 		problem.Write(w, http.StatusBadRequest, "invalid query parameters", errs...)
 		return http.StatusBadRequest
 	}
-	recs, err := st.search(r.Context(), q.filter, q.page)
+	recs, err := st.log.Search(r.Context(), q.filter, q.page)
 	if err != nil {
 		f.log.Error("search", "err", err)
 		problem.Write(w, http.StatusServiceUnavailable, "cannot read the audit trail now")
@@ -232,7 +230,7 @@ func (f *Function) aggregations(w http.ResponseWriter, r *http.Request, st *runn
 		problem.Write(w, http.StatusBadRequest, "invalid query parameters", errs...)
 		return http.StatusBadRequest
 	}
-	counts, err := st.count(r.Context(), filter, by)
+	counts, err := st.log.Count(r.Context(), filter, by)
 	if err != nil {
 		f.log.Error("count", "err", err)
 		problem.Write(w, http.StatusServiceUnavailable, "cannot read the audit trail now")
@@ -256,39 +254,9 @@ func (f *Function) aggregations(w http.ResponseWriter, r *http.Request, st *runn
 	return http.StatusOK
 }
 
-// search is one page over both tiers: the hot table and, for days whose
-// hot rows were archived and dropped, the archive. Each tier yields its
-// first page in order; the merge keeps the first Limit.
-func (st *running) search(ctx context.Context, f auditstore.Filter, p auditstore.Page) ([]auditevent.Record, error) {
-	recs, err := auditstore.Search(ctx, st.pool, f, p)
-	if err != nil || st.cold == nil {
-		return recs, err
-	}
-	cold, err := st.cold.Search(ctx, f, p)
-	if err != nil {
-		return nil, err
-	}
-	recs = append(recs, cold...)
-	slices.SortFunc(recs, func(a, b auditevent.Record) int { return p.Compare(auditstore.KeyOf(&a), auditstore.KeyOf(&b)) })
-	return recs[:min(len(recs), p.Limit)], nil
-}
-
-// count adds up both tiers.
-func (st *running) count(ctx context.Context, f auditstore.Filter, by auditstore.GroupBy) (map[string]int64, error) {
-	counts, err := auditstore.Count(ctx, st.pool, f, by)
-	if err != nil || st.cold == nil {
-		return counts, err
-	}
-	cold, err := st.cold.Count(ctx, f, by)
-	for k, n := range cold {
-		counts[k] += n
-	}
-	return counts, err
-}
-
 func (f *Function) verify(w http.ResponseWriter, r *http.Request, st *running) int {
 	q := r.URL.Query()
-	var scope auditstore.Scope
+	var scope verify.Scope
 	var errs []problem.FieldError
 	switch date, corr := q.Get("date"), q.Get("correlation_id"); {
 	case (date == "") == (corr == ""):
@@ -308,27 +276,15 @@ func (f *Function) verify(w http.ResponseWriter, r *http.Request, st *running) i
 		problem.Write(w, http.StatusBadRequest, "invalid query parameters", errs...)
 		return http.StatusBadRequest
 	}
-	var archived auditstore.Archived
-	if st.cold != nil {
-		archived = st.cold
-	}
-	findings, checked, err := auditstore.Verify(r.Context(), st.pool, scope, archived)
-	if err == nil && st.cold != nil {
-		// Whatever the scope, a truncated or rewritten head is reported.
-		var head []auditstore.Finding
-		head, err = st.cold.CheckHead(r.Context())
-		findings = append(findings, head...)
-	}
+	rep, err := st.log.Verify(r.Context(), scope)
 	if err != nil {
 		f.log.Error("verify", "err", err)
 		problem.Write(w, http.StatusServiceUnavailable, "cannot verify now")
 		return http.StatusServiceUnavailable
 	}
-	if findings == nil {
-		findings = []auditstore.Finding{}
-	}
-	httpjson.Write(w, http.StatusOK, map[string]any{
-		"ok": len(findings) == 0, "eventsChecked": checked, "findings": findings,
-	})
+	httpjson.Write(w, http.StatusOK, struct {
+		OK bool `json:"ok"`
+		verify.Report
+	}{rep.OK(), rep})
 	return http.StatusOK
 }

@@ -21,6 +21,7 @@ import (
 	"function/functions/query"
 	"function/shared/auditevent"
 	"function/shared/auditstore"
+	"function/shared/verify"
 	"function/test/fixtures"
 	"function/test/testenv"
 )
@@ -231,7 +232,7 @@ func TestVerifyReportsTheCulprit(t *testing.T) {
 		require.Equal(t, http.StatusOK, status, string(body))
 		var rep struct {
 			OK       bool
-			Findings []auditstore.Finding
+			Findings []verify.Finding
 		}
 		require.NoError(t, json.Unmarshal(body, &rep))
 		assert.False(t, rep.OK, q.Encode())

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"function/shared/auditstore"
+	"function/shared/verify"
 )
 
 // Each way of altering the hot store behind the database's guards (a
@@ -66,7 +66,7 @@ func TestTamperMatrix(t *testing.T) {
 				require.Equal(t, 200, status, string(body))
 				var rep struct {
 					OK       bool
-					Findings []auditstore.Finding
+					Findings []verify.Finding
 				}
 				require.NoError(t, json.Unmarshal(body, &rep))
 				assert.False(t, rep.OK, q.Encode())

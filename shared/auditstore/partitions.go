@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"function/shared/auditevent"
 )
 
 // partitions makes sure a day partition exists before rows for it are
@@ -51,15 +53,10 @@ func (p *partitions) forget(days []time.Time) {
 
 // ahead creates the partitions from yesterday to `days` days after today.
 func (p *partitions) ahead(ctx context.Context, now time.Time, days int) error {
-	today := utcDay(now)
+	today := auditevent.Day(now)
 	list := make([]time.Time, 0, days+2)
 	for i := -1; i <= days; i++ {
 		list = append(list, today.AddDate(0, 0, i))
 	}
 	return p.ensure(ctx, list)
-}
-
-func utcDay(t time.Time) time.Time {
-	t = t.UTC()
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }

@@ -111,11 +111,11 @@ func (f Filter) where() (string, []any) {
 	}
 	if !f.Since.IsZero() {
 		add("event_time >= $%d", f.Since)
-		add("event_date >= $%d", utcDay(f.Since)) // lets the planner prune partitions
+		add("event_date >= $%d", auditevent.Day(f.Since)) // lets the planner prune partitions
 	}
 	if !f.Until.IsZero() {
 		add("event_time < $%d", f.Until)
-		add("event_date <= $%d", utcDay(f.Until))
+		add("event_date <= $%d", auditevent.Day(f.Until))
 	}
 	if len(f.Types) > 0 {
 		var alts []string

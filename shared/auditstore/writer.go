@@ -352,23 +352,3 @@ func (w *Writer) committed(stored int, start time.Time) {
 		w.opts.OnCommit(stored, time.Since(start))
 	}
 }
-
-// Columns are the audit_events columns in the order Values gives them.
-var Columns = []string{
-	"event_id", "event_time", "event_date", "event_type", "event_category", "event_action", "event_outcome",
-	"source", "subject", "correlation_id", "actor_type", "actor_id", "resource_type", "resource_id",
-	"namespace", "cluster_id", "workflow_id", "trace_parent", "event_data", "received_at",
-	"ledger_seq", "ledger_pos", "event_hash",
-}
-
-// Values is a record as a row of Columns. The id goes as [16]byte, which pgx
-// encodes directly; a uuid.UUID would go through its driver.Valuer (a string
-// formatted, then parsed again), which was a tenth of the collector's CPU.
-func Values(r *auditevent.Record) []any {
-	return []any{
-		[16]byte(r.ID), r.Time, r.EventDate, r.Type, r.Category, r.Action, r.Outcome,
-		r.Source, r.Subject, r.CorrelationID, r.ActorType, r.ActorID, r.ResourceType, r.ResourceID,
-		r.Namespace, r.ClusterID, r.WorkflowID, r.TraceParent, string(r.Data), r.ReceivedAt,
-		r.LedgerSeq, r.LedgerPos, r.Hash,
-	}
-}

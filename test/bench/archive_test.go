@@ -11,6 +11,7 @@ import (
 
 	"function/archive"
 	"function/archive/archivetest"
+	"function/archive/format"
 )
 
 // BenchmarkArchive measures one day of 200k events going from PostgreSQL to
@@ -50,7 +51,7 @@ func BenchmarkArchive(b *testing.B) {
 		var data, meta int64
 		for o := range e.Bucket.Client(b).ListObjects(context.Background(), e.Bucket.Name, minio.ListObjectsOptions{Prefix: "audit_events/", Recursive: true}) {
 			require.NoError(b, o.Err)
-			if o.Key == archive.PartKey(day, 1) {
+			if o.Key == format.PartKey(day, 1) {
 				data += o.Size
 			} else {
 				meta += o.Size

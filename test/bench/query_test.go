@@ -23,7 +23,9 @@ import (
 	"function/archive/archivetest"
 	"function/functions/query"
 	"function/shared/auditevent"
+	"function/shared/auditlog"
 	"function/shared/auditstore"
+	"function/shared/verify"
 	"function/test/loadgen"
 	"function/test/procs"
 )
@@ -65,10 +67,11 @@ func BenchmarkQuery(b *testing.B) {
 		_, err := pool.Exec(ctx, "VACUUM ANALYZE audit.audit_events")
 		require.NoError(b, err)
 		t0 := time.Now()
-		findings, checked, err := auditstore.VerifyChain(ctx, pool)
-		verifyRate := float64(checked) / time.Since(t0).Seconds()
+		hotRep, err := verify.Live(pool, nil, nil).Verify(ctx, verify.Scope{})
+		verifyRate := float64(hotRep.EventsChecked) / time.Since(t0).Seconds()
 		require.NoError(b, err)
-		require.Empty(b, findings)
+		require.Empty(b, hotRep.Findings)
+		checked := hotRep.EventsChecked
 		rawRate := rawReadRate(b, pool)
 
 		rep, err := e.Compactor(b, archive.Options{}).Run(ctx)
@@ -125,15 +128,15 @@ func BenchmarkQuery(b *testing.B) {
 // from Parquet in MinIO, not PostgreSQL) and returns events/s over all.
 func verifyArchivedDays(b *testing.B, e *archivetest.Env, days int) float64 {
 	ctx := context.Background()
-	reader, err := archive.NewReader(ctx, e.Pool, e.Settings())
+	log, err := auditlog.Open(ctx, e.Pool, e.Settings())
 	require.NoError(b, err)
 	checked := 0
 	t0 := time.Now()
 	for d := days + 8; d > 8; d-- {
-		findings, n, err := auditstore.Verify(ctx, e.Pool, auditstore.Scope{Date: archivetest.DaysAgo(d)}, reader)
+		rep, err := log.Verify(ctx, verify.Scope{Date: archivetest.DaysAgo(d)})
 		require.NoError(b, err)
-		require.Empty(b, findings)
-		checked += n
+		require.Empty(b, rep.Findings)
+		checked += rep.EventsChecked
 	}
 	return float64(checked) / time.Since(t0).Seconds()
 }

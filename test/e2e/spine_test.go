@@ -21,6 +21,7 @@ import (
 	"function/shared/auditevent"
 	"function/shared/auditstore"
 	"function/shared/emitter"
+	"function/shared/verify"
 	"function/test/fixtures"
 	"function/test/loadgen"
 	"function/test/procs"
@@ -64,9 +65,9 @@ func appPool(t *testing.T, db testenv.DB) *pgxpool.Pool {
 
 func assertChainIntact(t *testing.T, db testenv.DB) {
 	t.Helper()
-	findings, _, err := auditstore.VerifyChain(context.Background(), appPool(t, db))
+	rep, err := verify.Live(appPool(t, db), nil, nil).Verify(context.Background(), verify.Scope{})
 	require.NoError(t, err)
-	assert.Empty(t, findings)
+	assert.Empty(t, rep.Findings)
 }
 
 // Emit from a function process → collector process → one row per event,

@@ -16,6 +16,7 @@ import (
 
 	"function/archive"
 	"function/archive/archivetest"
+	"function/archive/format"
 	"function/shared/auditevent"
 	"function/shared/auditstore"
 )
@@ -26,7 +27,7 @@ import (
 //     Parquet with a signed manifest, partition dropped; against DuckDB
 //     doing PostgreSQL → Parquet (the same pgx read, an Appender, a sorted
 //     COPY ... TO parquet), with no upload and no verification.
-//   - encoding alone: archive.WriteParquet of rows in memory against
+//   - encoding alone: format.Writer over rows in memory against
 //     DuckDB's COPY of the same rows from a table.
 //
 // It prints figures and asserts nothing about speed.
@@ -56,7 +57,12 @@ func BenchmarkArchiveVsDuckDB(b *testing.B) {
 		f, err := os.Create(oursFile)
 		require.NoError(b, err)
 		start = time.Now()
-		require.NoError(b, archive.WriteParquet(f, recs))
+		w, err := format.NewWriter(f)
+		require.NoError(b, err)
+		for i := range recs {
+			require.NoError(b, w.Add(&recs[i]))
+		}
+		require.NoError(b, w.Close())
 		oursEncode := time.Since(start)
 		require.NoError(b, f.Close())
 

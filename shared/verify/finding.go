@@ -1,0 +1,74 @@
+package verify
+
+import "fmt"
+
+// Kind is what a finding is, for machines: alerts, the tamper tests and
+// auditors' scripts match on it; Problem says it for people.
+type Kind string
+
+// The kinds of finding. The culprit is the event, the ledger batch or the
+// object (part, manifest, checkpoint, key) the finding names.
+const (
+	// Events.
+	EventAltered    Kind = "event_altered"    // content does not match its event_hash
+	EventMisplaced  Kind = "event_misplaced"  // not at the ledger position its batch expects
+	EventOutside    Kind = "event_outside"    // in no ledger batch, or outside its part's range
+	EventWrongDay   Kind = "event_wrong_day"  // in the part of another day
+	BatchCount      Kind = "batch_count"      // a batch holds more or fewer events than its ledger row says
+	BatchDigest     Kind = "batch_digest"     // a batch's events do not match its events_digest
+	BatchAltered    Kind = "batch_altered"    // batch_hash does not match the batch's fields
+	BatchLink       Kind = "batch_link"       // prev_hash does not match the previous batch
+	LedgerGap       Kind = "ledger_gap"       // a batch is missing from the ledger
+	LedgerTruncated Kind = "ledger_truncated" // the ledger ends before the newest checkpoint
+	HeadRewritten   Kind = "head_rewritten"   // the checkpointed batch differs from its checkpoint
+
+	// Objects.
+	ArchiveEmpty        Kind = "archive_empty"        // no manifest and no checkpoint where the archive should be
+	ObjectMissing       Kind = "object_missing"       // a listed or named object cannot be read
+	ObjectAltered       Kind = "object_altered"       // size or SHA-256 differs from what was recorded or listed
+	PartContent         Kind = "part_content"         // rows, time range or events digest differ from the manifest
+	PartUnlisted        Kind = "part_unlisted"        // an archived part no signed manifest lists as it is
+	ManifestInvalid     Kind = "manifest_invalid"     // not a manifest of this format
+	ManifestSignature   Kind = "manifest_signature"   // unsigned, or the signature does not verify
+	ManifestChain       Kind = "manifest_chain"       // a chain position is missing, or a link is wrong
+	CheckpointInvalid   Kind = "checkpoint_invalid"   // not a checkpoint
+	CheckpointSignature Kind = "checkpoint_signature" // unsigned, or the signature does not verify
+)
+
+// Finding is one integrity failure and its culprit.
+type Finding struct {
+	Kind      Kind   `json:"kind"`
+	LedgerSeq int64  `json:"ledgerSeq,omitempty"`
+	EventID   string `json:"eventId,omitempty"`
+	Object    string `json:"object,omitempty"`
+	Problem   string `json:"problem"`
+}
+
+// Report is what a verification checked and found.
+type Report struct {
+	EventsChecked int       `json:"eventsChecked"`
+	Manifests     int       `json:"manifests"`
+	Parts         int       `json:"parts"`
+	Checkpoints   int       `json:"checkpoints"`
+	Findings      []Finding `json:"findings"`
+}
+
+// OK tells whether nothing was found.
+func (r *Report) OK() bool { return len(r.Findings) == 0 }
+
+func (r *Report) add(f ...Finding) { r.Findings = append(r.Findings, f...) }
+
+// findings collects one check's findings.
+type findings []Finding
+
+func (fs *findings) batch(kind Kind, seq int64, format string, args ...any) {
+	*fs = append(*fs, Finding{Kind: kind, LedgerSeq: seq, Problem: fmt.Sprintf(format, args...)})
+}
+
+func (fs *findings) event(kind Kind, seq int64, id, format string, args ...any) {
+	*fs = append(*fs, Finding{Kind: kind, LedgerSeq: seq, EventID: id, Problem: fmt.Sprintf(format, args...)})
+}
+
+func (fs *findings) object(kind Kind, key, format string, args ...any) {
+	*fs = append(*fs, Finding{Kind: kind, Object: key, Problem: fmt.Sprintf(format, args...)})
+}

@@ -1,0 +1,409 @@
+package verify
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"function/archive/bucket"
+	"function/archive/format"
+	"function/shared/auditevent"
+	"function/shared/integrity"
+	"function/shared/parallel"
+)
+
+// objects checks what the archive holds: manifests, parts and checkpoints.
+type objects struct {
+	src  Source
+	keys map[string]ed25519.PublicKey // published keys read so far, by object key
+}
+
+func newObjects(src Source) *objects {
+	return &objects{src: src, keys: map[string]ed25519.PublicKey{}}
+}
+
+// read reads a small object; one that cannot be read is a finding.
+func (o *objects) read(ctx context.Context, key, version string, fs *findings) ([]byte, bool, error) {
+	body, err := o.src.ReadAll(ctx, key, version)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false, ctx.Err()
+		}
+		fs.object(ObjectMissing, key, "%s cannot be read: %v", key, err)
+		return nil, false, nil
+	}
+	return body, true, nil
+}
+
+// signature checks the detached signature of body, stored at key, with the
+// public key published at keyRef.
+func (o *objects) signature(ctx context.Context, key string, body []byte, keyRef string, kind Kind, fs *findings) (bool, error) {
+	sig, err := o.src.ReadAll(ctx, format.SignatureKey(key), "")
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		fs.object(kind, key, "%s has no signature: %v", key, err)
+		return false, nil
+	}
+	pub, found := o.keys[keyRef]
+	if !found {
+		pemKey, err := o.src.ReadAll(ctx, keyRef, "")
+		if err != nil {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			fs.object(kind, key, "%s: signing key %s is not published", key, keyRef)
+			return false, nil
+		}
+		if pub, err = format.ParsePublicKey(pemKey); err != nil {
+			fs.object(ObjectAltered, keyRef, "published key %s: %v", keyRef, err)
+			return false, nil
+		}
+		o.keys[keyRef] = pub
+	}
+	if !ed25519.Verify(pub, body, sig) {
+		fs.object(kind, key, "%s: signature does not verify with %s", key, keyRef)
+		return false, nil
+	}
+	return true, nil
+}
+
+// Manifest is a stored manifest whose format and signature checked out.
+type Manifest struct {
+	format.Manifest
+	Key    string
+	SHA256 [sha256.Size]byte
+}
+
+// manifest reads and checks one manifest; nil when it fails.
+func (o *objects) manifest(ctx context.Context, key, version string, fs *findings) (*Manifest, error) {
+	body, ok, err := o.read(ctx, key, version, fs)
+	if !ok {
+		return nil, err
+	}
+	m := &Manifest{Key: key, SHA256: sha256.Sum256(body)}
+	if json.Unmarshal(body, &m.Manifest) != nil || m.Format != format.ManifestFormat {
+		fs.object(ManifestInvalid, key, "%s is not a manifest of format %s", key, format.ManifestFormat)
+		return nil, nil
+	}
+	if ok, err := o.signature(ctx, key, body, m.SigningKey.Key, ManifestSignature, fs); !ok {
+		return nil, err
+	}
+	return m, nil
+}
+
+// manifests checks every manifest and their chain: positions 1..n, each
+// naming its predecessor's key and SHA-256. It returns those that checked
+// out, in chain order.
+func (o *objects) manifests(ctx context.Context, fs *findings) ([]*Manifest, error) {
+	listed, err := o.src.List(ctx, format.ManifestPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var chain []*Manifest
+	for _, obj := range listed {
+		if !strings.HasSuffix(obj.Key, ".json") {
+			continue
+		}
+		m, err := o.manifest(ctx, obj.Key, obj.VersionID, fs)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			chain = append(chain, m)
+		}
+	}
+	slices.SortFunc(chain, func(a, b *Manifest) int { return cmp.Compare(a.ChainSeq, b.ChainSeq) })
+	for i, m := range chain {
+		if m.ChainSeq != int64(i+1) {
+			fs.object(ManifestChain, m.Key, "%s: chain position %d, expected %d (a manifest is missing)", m.Key, m.ChainSeq, i+1)
+		}
+		switch {
+		case i == 0 && m.Previous != nil && m.ChainSeq == 1:
+			fs.object(ManifestChain, m.Key, "%s: the first manifest names a predecessor", m.Key)
+		case i > 0 && (m.Previous == nil || m.Previous.Key != chain[i-1].Key || m.Previous.SHA256 != hex.EncodeToString(chain[i-1].SHA256[:])):
+			fs.object(ManifestChain, m.Key, "%s: does not link to the manifest before it (%s)", m.Key, chain[i-1].Key)
+		}
+	}
+	return chain, nil
+}
+
+// Ledger is a stream of (ledger_seq, ledger_pos, event_hash) of the rows a
+// part should hold, in the part's row order: the hot rows it was cut from.
+type Ledger func(ctx context.Context, fn func(seq int64, pos int32, hash []byte) error) error
+
+// maxEventFindings bounds the per-event findings of one part: a part
+// rewritten wholesale is reported, not listed row by row.
+const maxEventFindings = 100
+
+// part checks one part against its manifest entry: the object's size and
+// SHA-256; every row's content against its event hash, its day and its
+// ledger range; the row count, the time range and the events digest. With
+// hot, every row must also sit at the ledger position hot gives it, in
+// order, and the digest is implied by that. It returns how many events it
+// read.
+func (o *objects) part(ctx context.Context, day string, p format.ManifestPart, hot Ledger, fs *findings) (int, error) {
+	f, err := o.src.Open(ctx, p.Key, p.VersionID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		fs.object(ObjectMissing, p.Key, "%s cannot be read: %v", p.Key, err)
+		return 0, nil
+	}
+	defer f.Close()
+	sum := sha256.New()
+	size, err := io.Copy(sum, io.NewSectionReader(f, 0, math.MaxInt64))
+	if err != nil {
+		return 0, err
+	}
+	if size != p.Size || hex.EncodeToString(sum.Sum(nil)) != p.SHA256 {
+		fs.object(ObjectAltered, p.Key, "%s: size or SHA-256 differs from the manifest (%d bytes, %x; listed %d, %s)", p.Key, size, sum.Sum(nil), p.Size, p.SHA256)
+		return 0, nil
+	}
+	c := &partCheck{key: p.Key, entry: p, fs: fs}
+	if c.day, err = time.Parse(time.DateOnly, day); err != nil {
+		fs.object(ManifestInvalid, p.Key, "%s: its manifest's eventDate %q is not a date", p.Key, day)
+		return 0, nil
+	}
+	if err := c.rows(ctx, f, hot); err != nil {
+		if ctx.Err() != nil {
+			return int(c.stats.Rows), ctx.Err()
+		}
+		fs.object(PartContent, p.Key, "%s: %v", p.Key, err)
+		return int(c.stats.Rows), nil
+	}
+	c.totals(hot == nil)
+	return int(c.stats.Rows), nil
+}
+
+// partCheck is the state of one part's check.
+type partCheck struct {
+	key    string
+	entry  format.ManifestPart
+	day    time.Time
+	fs     *findings
+	stats  format.ContentStats
+	placed []placed // without a hot ledger: every row's place, for the digest
+	noted  int      // per-event findings so far
+}
+
+// placed is where a row sits in the chain, and its hash.
+type placed struct {
+	seq  int64
+	pos  int32
+	hash []byte
+}
+
+func byPlace(a, b placed) int { return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(a.pos, b.pos)) }
+
+func (c *partCheck) event(kind Kind, r *auditevent.Record, format string, args ...any) {
+	if c.noted++; c.noted <= maxEventFindings {
+		*c.fs = append(*c.fs, Finding{Kind: kind, LedgerSeq: r.LedgerSeq, EventID: r.ID.String(), Object: c.key,
+			Problem: fmt.Sprintf(format, args...)})
+	}
+}
+
+// row checks what one row says of itself.
+func (c *partCheck) row(r *auditevent.Record, hashOK bool) {
+	if !hashOK {
+		c.event(EventAltered, r, "event %s does not match its event_hash", r.ID)
+	}
+	if !r.EventDate.Equal(c.day) {
+		c.event(EventWrongDay, r, "event %s of %s is in a part of %s", r.ID, r.EventDate.Format(time.DateOnly), c.day.Format(time.DateOnly))
+	}
+	if r.LedgerSeq <= c.entry.LedgerSeqAfter || r.LedgerSeq > c.entry.LedgerSeqThrough {
+		c.event(EventOutside, r, "event %s is outside the part's ledger range", r.ID)
+	}
+	c.stats.Add(r.Time)
+}
+
+// totals compares the part's totals with its manifest entry.
+func (c *partCheck) totals(digest bool) {
+	if c.noted > maxEventFindings {
+		c.fs.object(PartContent, c.key, "%s: %d more events are wrong", c.key, c.noted-maxEventFindings)
+	}
+	e := c.entry
+	if c.stats.Rows != e.RowCount {
+		c.fs.object(PartContent, c.key, "%s: %d rows, manifest says %d", c.key, c.stats.Rows, e.RowCount)
+	} else if c.stats.Rows > 0 && (format.FormatTime(c.stats.MinEventTime) != e.MinEventTime || format.FormatTime(c.stats.MaxEventTime) != e.MaxEventTime) {
+		c.fs.object(PartContent, c.key, "%s: events from %s to %s, manifest says %s to %s", c.key,
+			format.FormatTime(c.stats.MinEventTime), format.FormatTime(c.stats.MaxEventTime), e.MinEventTime, e.MaxEventTime)
+	}
+	if !digest {
+		return
+	}
+	slices.SortFunc(c.placed, byPlace)
+	hashes := make([][]byte, len(c.placed))
+	for i := range c.placed {
+		hashes[i] = c.placed[i].hash
+	}
+	if hex.EncodeToString(integrity.EventsDigest(hashes)) != e.EventsDigest {
+		c.fs.object(PartContent, c.key, "%s: events digest differs from the manifest", c.key)
+	}
+}
+
+// chunkRows is how many rows travel through the check together.
+const chunkRows = 1024
+
+type rowChunk struct {
+	first int64 // row number of recs[0]
+	recs  []auditevent.Record
+	ok    []bool // recs[i] matches its event hash
+}
+
+// rows streams the part's rows: decoding on one goroutine, hashing on every
+// CPU, the rest in file order, beside the hot ledger if there is one. An
+// error is a part that cannot be read as one, or that differs from hot.
+func (c *partCheck) rows(ctx context.Context, f File, hot Ledger) error {
+	g, gctx := errgroup.WithContext(ctx)
+	var hotRows chan []placed
+	if hot != nil {
+		hotRows = make(chan []placed, 4)
+		g.Go(func() error {
+			defer close(hotRows)
+			return sendLedger(gctx, hot, hotRows)
+		})
+	}
+	var pending []placed
+	next := func() (placed, bool) {
+		if len(pending) == 0 {
+			var ok bool
+			if pending, ok = <-hotRows; !ok {
+				return placed{}, false
+			}
+		}
+		e := pending[0]
+		pending = pending[1:]
+		return e, true
+	}
+	emitRows := func(ctx context.Context, emit func(rowChunk) error) error {
+		ch := rowChunk{recs: make([]auditevent.Record, 0, chunkRows)}
+		send := func() error {
+			ch.ok = make([]bool, len(ch.recs))
+			err := emit(ch)
+			ch = rowChunk{first: ch.first + int64(len(ch.recs)), recs: make([]auditevent.Record, 0, chunkRows)}
+			return err
+		}
+		err := format.ReadParquet(ctx, f, func(r *auditevent.Record) error {
+			if ch.recs = append(ch.recs, *r); len(ch.recs) == chunkRows {
+				return send()
+			}
+			return nil
+		})
+		if err == nil && len(ch.recs) > 0 {
+			err = send()
+		}
+		return err
+	}
+	hashRows := func(ch rowChunk) error {
+		for i := range ch.recs {
+			ch.ok[i] = bytes.Equal(integrity.EventHash(&ch.recs[i]), ch.recs[i].Hash)
+		}
+		return nil
+	}
+	takeRows := func(ch rowChunk) error {
+		for i := range ch.recs {
+			r := &ch.recs[i]
+			c.row(r, ch.ok[i])
+			if hot == nil {
+				c.placed = append(c.placed, placed{r.LedgerSeq, r.LedgerPos, r.Hash})
+				continue
+			}
+			e, ok := next()
+			if !ok {
+				return fmt.Errorf("holds more than the %d rows PostgreSQL has", c.stats.Rows-1)
+			}
+			if r.LedgerSeq != e.seq || r.LedgerPos != e.pos || !bytes.Equal(r.Hash, e.hash) {
+				return fmt.Errorf("row %d: archive has ledger (%d, %d) hash %x, PostgreSQL (%d, %d) hash %x",
+					ch.first+int64(i), r.LedgerSeq, r.LedgerPos, r.Hash, e.seq, e.pos, e.hash)
+			}
+		}
+		return nil
+	}
+	g.Go(func() error {
+		if err := parallel.Ordered(gctx, emitRows, hashRows, takeRows); err != nil {
+			return err
+		}
+		if hot != nil {
+			if _, more := next(); more {
+				return fmt.Errorf("PostgreSQL has more than the %d rows archived", c.stats.Rows)
+			}
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+// sendLedger sends hot's entries to out in chunks.
+func sendLedger(ctx context.Context, hot Ledger, out chan<- []placed) error {
+	chunk := make([]placed, 0, chunkRows)
+	send := func() error {
+		select {
+		case out <- chunk:
+			chunk = make([]placed, 0, chunkRows)
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := hot(ctx, func(seq int64, pos int32, hash []byte) error {
+		if chunk = append(chunk, placed{seq, pos, hash}); len(chunk) == cap(chunk) {
+			return send()
+		}
+		return nil
+	})
+	if err == nil && len(chunk) > 0 {
+		err = send()
+	}
+	return err
+}
+
+// checkpoints checks the signature of every checkpoint (all) or of the
+// newest only, and returns the newest that verified, and how many it read.
+func (o *objects) checkpoints(ctx context.Context, all bool, fs *findings) (*format.Checkpoint, int, error) {
+	listed, err := o.src.List(ctx, format.CheckpointPrefix)
+	if err != nil {
+		return nil, 0, err
+	}
+	listed = slices.DeleteFunc(listed, func(obj bucket.Object) bool { return !strings.HasSuffix(obj.Key, ".json") })
+	if !all && len(listed) > 1 {
+		listed = listed[len(listed)-1:] // keys sort by ledger batch
+	}
+	var newest *format.Checkpoint
+	for _, obj := range listed {
+		body, ok, err := o.read(ctx, obj.Key, obj.VersionID, fs)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !ok {
+			continue
+		}
+		var cp format.Checkpoint
+		if err := json.Unmarshal(body, &cp); err != nil {
+			fs.object(CheckpointInvalid, obj.Key, "checkpoint %s is not a checkpoint: %v", obj.Key, err)
+			continue
+		}
+		ok, err = o.signature(ctx, obj.Key, body, format.PublicKeyKey(cp.KeyID), CheckpointSignature, fs)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ok {
+			newest = &cp
+		}
+	}
+	return newest, len(listed), nil
+}
