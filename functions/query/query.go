@@ -9,10 +9,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"os"
 	"slices"
 	"sort"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -23,6 +21,7 @@ import (
 	"function/shared/auditstore"
 	"function/shared/config"
 	"function/shared/httpjson"
+	"function/shared/lifecycle"
 	"function/shared/pgdb"
 	"function/shared/problem"
 )
@@ -32,10 +31,9 @@ const SettingTokensFile = "AUDITFN_QUERY_TOKENS_FILE"
 
 // Function is the query API.
 type Function struct {
-	log      *slog.Logger
-	registry *prometheus.Registry
+	*lifecycle.State[running]
+	log      *slog.Logger // State's Log, by the name the endpoint handlers use
 	requests *prometheus.CounterVec
-	state    atomic.Pointer[running]
 	now      func() time.Time
 }
 
@@ -48,19 +46,16 @@ type running struct {
 // New returns the function; Start connects it.
 func New() *Function {
 	f := &Function{
-		log:      slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", "query"),
-		registry: prometheus.NewRegistry(),
+		State: lifecycle.New[running]("query"),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditfn_query_requests_total", Help: "Query API requests by endpoint and HTTP status.",
 		}, []string{"endpoint", "code"}),
 		now: time.Now,
 	}
-	f.registry.MustRegister(f.requests)
+	f.log = f.Log
+	f.Registry().MustRegister(f.requests)
 	return f
 }
-
-// Registry holds the function's metrics.
-func (f *Function) Registry() *prometheus.Registry { return f.registry }
 
 // Start connects to PostgreSQL and loads the authenticator.
 func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
@@ -92,27 +87,21 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 			return err
 		}
 	}
-	f.state.Store(st)
+	f.Store(st)
 	return nil
 }
 
 // Stop closes the pool.
 func (f *Function) Stop(context.Context) error {
-	if r := f.state.Swap(nil); r != nil {
+	if r := f.Swap(nil); r != nil {
 		r.pool.Close()
 	}
 	return nil
 }
 
-// Ready is true once Start has connected.
-func (f *Function) Ready(context.Context) (bool, error) { return f.state.Load() != nil, nil }
-
-// Alive is true while the process serves.
-func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
-
 // Handle authenticates, then serves the three endpoints.
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
-	st := f.state.Load()
+	st := f.Load()
 	if st == nil {
 		problem.Write(w, http.StatusServiceUnavailable, "function is starting")
 		return
