@@ -48,7 +48,7 @@ func New() *Function {
 	f := &Function{
 		State: lifecycle.New[running]("query"),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "auditfn_query_requests_total", Help: "Query API requests by endpoint and HTTP status.",
+			Name: "auditfn_query_requests_total", Help: `Query API requests by endpoint (its path, or "other") and HTTP status code.`,
 		}, []string{"endpoint", "code"}),
 		now: time.Now,
 	}
@@ -99,6 +99,11 @@ func (f *Function) Stop(context.Context) error {
 	return nil
 }
 
+// endpoints are the paths served. The metrics name a request by one of
+// them or "other": the path comes before authentication, so any caller
+// could otherwise make label values without end.
+var endpoints = []string{"/api/v1/audit/events", "/api/v1/audit/aggregations", "/api/v1/audit/verify"}
+
 // Handle authenticates, then serves the three endpoints.
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	st := f.Load()
@@ -106,9 +111,12 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusServiceUnavailable, "function is starting")
 		return
 	}
-	endpoint := r.URL.Path
+	endpoint := "other"
+	if slices.Contains(endpoints, r.URL.Path) {
+		endpoint = r.URL.Path
+	}
 	status := f.serve(w, r, st)
-	f.requests.WithLabelValues(endpoint, http.StatusText(status)).Inc()
+	f.requests.WithLabelValues(endpoint, lifecycle.Code(status)).Inc()
 }
 
 func (f *Function) serve(w http.ResponseWriter, r *http.Request, st *running) int {

@@ -50,7 +50,7 @@ func NewBase(name string) *Base {
 		State: lifecycle.New[running](name),
 		name:  name,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "auditfn_discovery_requests_total", Help: "Discovery requests by HTTP status.",
+			Name: "auditfn_discovery_requests_total", Help: "Discovery requests by HTTP status code.",
 		}, []string{"code"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "auditfn_discovery_duration_seconds", Help: "Time to answer a discovery request.",
@@ -146,7 +146,7 @@ func (b *Base) Audit(r *http.Request, p auditevent.Payload) {
 
 // Observe records a request's answer in the metrics.
 func (b *Base) Observe(status int, start time.Time) {
-	b.requests.WithLabelValues(http.StatusText(status)).Inc()
+	b.requests.WithLabelValues(lifecycle.Code(status)).Inc()
 	b.duration.Observe(time.Since(start).Seconds())
 }
 
