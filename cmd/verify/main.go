@@ -59,9 +59,9 @@ type liveReport struct {
 }
 
 func live(ctx context.Context) (liveReport, bool, error) {
-	settings := config.Config{}
-	for _, name := range []string{config.PGDSN, config.S3Endpoint, config.S3AccessKey, config.S3SecretKey, config.S3Bucket} {
-		settings[name] = os.Getenv(name)
+	settings, err := config.FromEnvironment()
+	if err != nil {
+		return liveReport{}, false, err
 	}
 	dsn, err := settings.Required(config.PGDSN)
 	if err != nil {
