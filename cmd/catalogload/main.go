@@ -17,6 +17,7 @@ import (
 
 	"function/shared/catalog"
 	"function/shared/catalogstore"
+	"function/shared/config"
 )
 
 func main() {
@@ -30,9 +31,13 @@ func run() error {
 	if len(os.Args) != 2 {
 		return fmt.Errorf("usage: catalogload DIR")
 	}
-	dsn := os.Getenv("AUDITFN_PG_ADMIN_DSN")
-	if dsn == "" {
-		return fmt.Errorf("missing required setting AUDITFN_PG_ADMIN_DSN")
+	settings, err := config.FromEnvironment()
+	if err != nil {
+		return err
+	}
+	dsn, err := settings.Required("AUDITFN_PG_ADMIN_DSN")
+	if err != nil {
+		return err
 	}
 	c, err := catalog.LoadDir(os.DirFS(os.Args[1]))
 	if err != nil {

@@ -8,15 +8,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"function/archive"
@@ -37,7 +34,7 @@ func main() {
 func run(log *slog.Logger, envFile string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	settings, err := readSettings(envFile)
+	settings, err := config.FromEnvironmentOver(envFile)
 	if err != nil {
 		return err
 	}
@@ -62,22 +59,4 @@ func run(log *slog.Logger, envFile string) error {
 	out, _ := json.Marshal(rep)
 	fmt.Println(string(out))
 	return err
-}
-
-// readSettings reads KEY=VALUE lines from path, if it exists, and lays the
-// AUDITFN_* environment over them.
-func readSettings(path string) (config.Config, error) {
-	settings, err := config.ReadFile(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		settings = config.Config{}
-	case err != nil:
-		return nil, err
-	}
-	for _, kv := range os.Environ() {
-		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "AUDITFN_") {
-			settings[k] = v
-		}
-	}
-	return settings, nil
 }

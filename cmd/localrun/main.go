@@ -41,6 +41,11 @@ func main() {
 func run(log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	settings, err := config.FromEnvironment()
+	if err != nil {
+		return err
+	}
+	// The stack's settings, handed to every function over the environment.
 	stack, err := config.ReadFile(filepath.Join(".local", "stack.env"))
 	if err != nil {
 		return fmt.Errorf("%w (run `make up` first)", err)
@@ -92,8 +97,8 @@ func run(log *slog.Logger) error {
 	}
 
 	every := time.Hour
-	if d, err := time.ParseDuration(os.Getenv("AUDITFN_LOCAL_COMPACT_EVERY")); err == nil && d > 0 {
-		every = d
+	if d, err := settings.Duration("AUDITFN_LOCAL_COMPACT_EVERY", every); err == nil {
+		every = d // a local convenience: an invalid value keeps the default
 	}
 	go pingCompaction(ctx, log, "http://"+addrs["collector"], every)
 

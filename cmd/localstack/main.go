@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"function/archive"
+	"function/shared/config"
 )
 
 func main() {
@@ -70,7 +71,11 @@ func newStack() (*stack, error) {
 	if err := os.MkdirAll(local, 0o755); err != nil {
 		return nil, err
 	}
-	pg, err := newPostgres(local, envInt("AUDITFN_LOCAL_PG_PORT", 55432))
+	settings, err := config.FromEnvironment()
+	if err != nil {
+		return nil, err
+	}
+	pg, err := newPostgres(local, port(settings, "AUDITFN_LOCAL_PG_PORT", 55432))
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +83,7 @@ func newStack() (*stack, error) {
 		root:  root,
 		local: local,
 		pg:    pg,
-		minio: newMinio(local, envInt("AUDITFN_LOCAL_S3_PORT", 59000)),
+		minio: newMinio(local, port(settings, "AUDITFN_LOCAL_S3_PORT", 59000)),
 	}, nil
 }
 
@@ -171,9 +176,10 @@ func (s *stack) down(ctx context.Context) error {
 	return errMinio
 }
 
-func envInt(name string, def int) int {
+// port is setting name, def when it is unset or not a positive number.
+func port(settings config.Config, name string, def int) int {
 	var v int
-	if _, err := fmt.Sscanf(os.Getenv(name), "%d", &v); err == nil && v > 0 {
+	if _, err := fmt.Sscanf(settings[name], "%d", &v); err == nil && v > 0 {
 		return v
 	}
 	return def

@@ -67,9 +67,9 @@ func offline(ctx context.Context, dir string) (verify.Report, error) {
 }
 
 func live(ctx context.Context) (verify.Report, error) {
-	settings := config.Config{}
-	for _, name := range []string{config.PGDSN, config.S3Endpoint, config.S3AccessKey, config.S3SecretKey, config.S3Bucket} {
-		settings[name] = os.Getenv(name)
+	settings, err := config.FromEnvironment()
+	if err != nil {
+		return verify.Report{}, err
 	}
 	dsn, err := settings.Required(config.PGDSN)
 	if err != nil {

@@ -12,10 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
-	"sync/atomic"
 	"time"
 
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
@@ -26,6 +23,7 @@ import (
 	"function/shared/emitter"
 	"function/shared/httpjson"
 	"function/shared/kubeapi"
+	"function/shared/lifecycle"
 	"function/shared/problem"
 )
 
@@ -41,12 +39,11 @@ const maxReviewBytes = 6 << 20
 
 // Function is the blockclear function.
 type Function struct {
-	log      *slog.Logger
-	registry *prometheus.Registry
-	emitter  atomic.Pointer[emitter.Emitter]
-	now      func() time.Time
-	stamps   *stamps
-	cleared  *prometheus.CounterVec
+	// Its state is the audit emitter, once started.
+	*lifecycle.State[emitter.Emitter]
+	now     func() time.Time
+	stamps  *stamps
+	cleared *prometheus.CounterVec
 	// The reconcile: nil kube outside a cluster.
 	kube      *kubeapi.Client
 	namespace string        // whose WorkflowExecutions it lists
@@ -56,21 +53,17 @@ type Function struct {
 // New returns the function; Start connects its emitter.
 func New() *Function {
 	f := &Function{
-		log:      slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", "blockclear"),
-		registry: prometheus.NewRegistry(),
-		now:      time.Now,
-		stamps:   newStamps(10 * time.Minute),
+		State:  lifecycle.New[emitter.Emitter]("blockclear"),
+		now:    time.Now,
+		stamps: newStamps(10 * time.Minute),
 		cleared: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditfn_blockclear_decisions_total",
 			Help: "Admission decisions on WorkflowExecution updates, and clearances caught up from cluster events or reconciled.",
 		}, []string{"decision"}),
 	}
-	f.registry.MustRegister(f.cleared)
+	f.Registry().MustRegister(f.cleared)
 	return f
 }
-
-// Registry holds the function's metrics.
-func (f *Function) Registry() *prometheus.Registry { return f.registry }
 
 // Start connects the audit emitter and, in a cluster, the API client the
 // reconcile lists WorkflowExecutions with.
@@ -89,33 +82,28 @@ func (f *Function) Start(_ context.Context, cfg map[string]string) error {
 	}
 	switch {
 	case errors.Is(err, kubeapi.ErrNotInCluster):
-		f.log.Info("not in a cluster: pings will not reconcile block clearances")
+		f.Log.Info("not in a cluster: pings will not reconcile block clearances")
 	case err != nil:
-		f.log.Error("pings will not reconcile block clearances: no API access", "err", err)
+		f.Log.Error("pings will not reconcile block clearances: no API access", "err", err)
 		kube = nil
 	}
-	em, err := emitter.FromConfig(c, f.registry, f.log)
+	em, err := emitter.FromConfig(c, f.Registry(), f.Log)
 	if err != nil {
 		return err
 	}
 	f.kube, f.namespace, f.window = kube, namespace, window
-	f.emitter.Store(em)
+	f.Store(em)
 	return nil
 }
 
-// Stop flushes the audit events still buffered.
+// Stop flushes the audit events still buffered. The emitter stays stored:
+// a request after Stop still finds it, and it drops the event.
 func (f *Function) Stop(ctx context.Context) error {
-	if em := f.emitter.Load(); em != nil {
+	if em := f.Load(); em != nil {
 		return em.Close(ctx)
 	}
 	return nil
 }
-
-// Ready is true once the emitter runs.
-func (f *Function) Ready(context.Context) (bool, error) { return f.emitter.Load() != nil, nil }
-
-// Alive is true while the process serves.
-func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
 
 // Handle serves the webhook and receives cluster events on POST /.
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
@@ -151,12 +139,12 @@ func (f *Function) review(w http.ResponseWriter, r *http.Request) {
 		d := admit(in.Request, f.stamps, f.now())
 		switch {
 		case d.event != nil:
-			f.emitter.Load().Emit(*d.event)
+			f.Load().Emit(*d.event)
 			f.cleared.WithLabelValues("cleared").Inc()
-			f.log.Info("block cleared", "wfe", d.event.Subject, "by", d.event.ActorID, "event", d.event.ID)
+			f.Log.Info("block cleared", "wfe", d.event.Subject, "by", d.event.ActorID, "event", d.event.ID)
 		case !d.allowed:
 			f.cleared.WithLabelValues("denied").Inc()
-			f.log.Info("clearance denied", "uid", in.Request.UID, "user", in.Request.UserInfo.Username, "reason", d.message)
+			f.Log.Info("clearance denied", "uid", in.Request.UID, "user", in.Request.UserInfo.Username, "reason", d.message)
 		default:
 			f.cleared.WithLabelValues("allowed").Inc()
 		}
@@ -203,7 +191,7 @@ func (f *Function) catchUp(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusBadRequest, "cannot build the audit event", problem.FieldError{Field: "data", Message: err.Error()})
 		return
 	}
-	f.emitter.Load().Emit(ev)
+	f.Load().Emit(ev)
 	f.cleared.WithLabelValues("caught_up").Inc()
 	w.WriteHeader(http.StatusAccepted)
 }
@@ -215,13 +203,13 @@ func (f *Function) reconcileNow(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusServiceUnavailable, "not in a Kubernetes cluster: nothing to reconcile")
 		return
 	}
-	n, err := f.reconcile(r.Context(), f.now().Add(-f.window), f.emitter.Load().Emit)
+	n, err := f.reconcile(r.Context(), f.now().Add(-f.window), f.Load().Emit)
 	f.cleared.WithLabelValues("reconciled").Add(float64(n))
 	if err != nil {
-		f.log.Error("reconcile", "err", err, "emitted", n)
+		f.Log.Error("reconcile", "err", err, "emitted", n)
 		problem.Write(w, http.StatusServiceUnavailable, "reconcile failed; see the function's log")
 		return
 	}
-	f.log.Info("block clearances reconciled", "emitted", n, "window", f.window.String())
+	f.Log.Info("block clearances reconciled", "emitted", n, "window", f.window.String())
 	w.WriteHeader(http.StatusAccepted)
 }

@@ -54,7 +54,7 @@ func (f *Function) reconcile(ctx context.Context, since time.Time, emit func(aud
 		}
 		ev, err := auditEvent(&w)
 		if err != nil {
-			f.log.Error("reconcile: cannot build the audit event", "wfe", w.Namespace+"/"+w.Name, "err", err)
+			f.Log.Error("reconcile: cannot build the audit event", "wfe", w.Namespace+"/"+w.Name, "err", err)
 			return nil
 		}
 		found = append(found, ev)
@@ -65,7 +65,7 @@ func (f *Function) reconcile(ctx context.Context, since time.Time, emit func(aud
 	}
 	slices.SortStableFunc(found, func(a, b auditevent.Event) int { return b.Time.Compare(a.Time) })
 	if len(found) > maxReconciled {
-		f.log.Warn("reconcile: more clearances in the window than one pass emits; only the newest are; narrow "+SettingReconcileWindow,
+		f.Log.Warn("reconcile: more clearances in the window than one pass emits; only the newest are; narrow "+SettingReconcileWindow,
 			"found", len(found), "emitted", maxReconciled)
 		found = found[:maxReconciled]
 	}

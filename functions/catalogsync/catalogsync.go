@@ -14,10 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"os"
-	"sync/atomic"
 
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -27,6 +24,7 @@ import (
 	"function/shared/catalogstore"
 	"function/shared/config"
 	"function/shared/kubeapi"
+	"function/shared/lifecycle"
 	"function/shared/pgdb"
 	"function/shared/problem"
 )
@@ -49,10 +47,9 @@ const maxObjectBytes = 3 << 20
 
 // Function is the catalog sync.
 type Function struct {
-	log       *slog.Logger
-	registry  *prometheus.Registry
+	// Its state is the PostgreSQL pool, once connected.
+	*lifecycle.State[pgxpool.Pool]
 	outcomes  *prometheus.CounterVec
-	pool      atomic.Pointer[pgxpool.Pool]
 	kube      *kubeapi.Client // nil outside a cluster: resyncs answer 503
 	namespace string
 }
@@ -60,19 +57,15 @@ type Function struct {
 // New returns the function; Start connects it.
 func New() *Function {
 	f := &Function{
-		log:      slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", "catalogsync"),
-		registry: prometheus.NewRegistry(),
+		State: lifecycle.New[pgxpool.Pool]("catalogsync"),
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditfn_catalogsync_documents_total",
 			Help: "Cluster documents by outcome: stored, disabled, refused (invalid or a claimed identity that differs), ignored.",
 		}, []string{"outcome"}),
 	}
-	f.registry.MustRegister(f.outcomes)
+	f.Registry().MustRegister(f.outcomes)
 	return f
 }
-
-// Registry holds the function's metrics.
-func (f *Function) Registry() *prometheus.Registry { return f.registry }
 
 // Start connects to PostgreSQL as a role that may write the catalog and, in
 // a cluster, makes the API client resyncs list with.
@@ -93,29 +86,23 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	}
 	switch {
 	case errors.Is(err, kubeapi.ErrNotInCluster):
-		f.log.Info("not in a cluster: pings will not resync the catalog")
+		f.Log.Info("not in a cluster: pings will not resync the catalog")
 	case err != nil:
-		f.log.Error("pings will not resync the catalog: no API access", "err", err)
+		f.Log.Error("pings will not resync the catalog: no API access", "err", err)
 		kube = nil
 	}
 	f.kube, f.namespace = kube, namespace
-	f.pool.Store(pool)
+	f.Store(pool)
 	return nil
 }
 
 // Stop disconnects.
 func (f *Function) Stop(context.Context) error {
-	if p := f.pool.Swap(nil); p != nil {
+	if p := f.Swap(nil); p != nil {
 		p.Close()
 	}
 	return nil
 }
-
-// Ready is true once connected.
-func (f *Function) Ready(context.Context) (bool, error) { return f.pool.Load() != nil, nil }
-
-// Alive is true while the process serves.
-func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
 
 // Handle receives CloudEvents on POST /.
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
@@ -128,7 +115,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", http.MethodPost)
 		problem.Write(w, http.StatusMethodNotAllowed, usage)
 		return
-	case f.pool.Load() == nil:
+	case f.Load() == nil:
 		problem.Write(w, http.StatusServiceUnavailable, "catalogsync is starting")
 		return
 	}
@@ -169,7 +156,7 @@ func (f *Function) apply(w http.ResponseWriter, ctx context.Context, data []byte
 	switch {
 	case at != nil && deleted:
 		// Kept: workflows of the catalog, live or Disabled, still name it.
-		f.log.Info("action type deleted in the cluster; kept in the catalog", "actionType", at.Name)
+		f.Log.Info("action type deleted in the cluster; kept in the catalog", "actionType", at.Name)
 		f.outcomes.WithLabelValues("ignored").Inc()
 		w.WriteHeader(http.StatusAccepted)
 		return
@@ -193,7 +180,7 @@ func (f *Function) apply(w http.ResponseWriter, ctx context.Context, data []byte
 // an invalid document, 409 for changed content under a published version,
 // 503 (retry) for a storage failure.
 func (f *Function) save(ctx context.Context, ats []catalog.ActionType, wfs []catalog.Workflow) (int, error) {
-	conn, err := f.pool.Load().Acquire(ctx)
+	conn, err := f.Load().Acquire(ctx)
 	if err != nil {
 		return http.StatusServiceUnavailable, err
 	}
@@ -214,12 +201,12 @@ func (f *Function) save(ctx context.Context, ats []catalog.ActionType, wfs []cat
 // refuse logs a document that was not stored, loudly, and answers.
 func (f *Function) refuse(w http.ResponseWriter, status int, err error) {
 	if status == http.StatusServiceUnavailable {
-		f.log.Error("catalog not stored, will be retried", "err", err)
+		f.Log.Error("catalog not stored, will be retried", "err", err)
 		problem.Write(w, status, "catalog not stored, retry")
 		return
 	}
 	f.outcomes.WithLabelValues("refused").Inc()
-	f.log.Error("cluster document refused: not in the catalog", "err", err)
+	f.Log.Error("cluster document refused: not in the catalog", "err", err)
 	var fields []problem.FieldError
 	if le, ok := errors.AsType[*catalog.LoadError](err); ok && le.Field != "" {
 		fields = append(fields, problem.FieldError{Field: "data." + le.Field, Message: le.Err.Error()})
@@ -236,11 +223,11 @@ func (f *Function) resyncNow(w http.ResponseWriter, ctx context.Context) {
 	}
 	n, err := f.resync(ctx)
 	if err != nil {
-		f.log.Error("catalog resync", "err", err)
+		f.Log.Error("catalog resync", "err", err)
 		problem.Write(w, http.StatusServiceUnavailable, "resync failed; see the function's log")
 		return
 	}
-	f.log.Info("catalog resynced", "listed", n)
+	f.Log.Info("catalog resynced", "listed", n)
 	w.WriteHeader(http.StatusAccepted)
 }
 
@@ -258,7 +245,7 @@ func (f *Function) resync(ctx context.Context) (int, error) {
 			switch {
 			case err != nil:
 				f.outcomes.WithLabelValues("refused").Inc()
-				f.log.Error("cluster document refused: not in the catalog", "resource", resource, "err", err)
+				f.Log.Error("cluster document refused: not in the catalog", "resource", resource, "err", err)
 			case at != nil:
 				ats = append(ats, *at)
 			default:
@@ -270,7 +257,7 @@ func (f *Function) resync(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("list %s: %w", resource, err)
 		}
 	}
-	conn, err := f.pool.Load().Acquire(ctx)
+	conn, err := f.Load().Acquire(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -281,7 +268,7 @@ func (f *Function) resync(ctx context.Context) (int, error) {
 	}
 	for _, r := range refused {
 		f.outcomes.WithLabelValues("refused").Inc()
-		f.log.Error("resync: cluster document refused: not in the catalog", "document", r.Document, "err", r.Err)
+		f.Log.Error("resync: cluster document refused: not in the catalog", "document", r.Document, "err", r.Err)
 	}
 	return len(ats) + len(wfs), nil
 }

@@ -8,11 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"os"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -26,6 +23,7 @@ import (
 	"function/shared/config"
 	"function/shared/eventauth"
 	"function/shared/httpjson"
+	"function/shared/lifecycle"
 	"function/shared/pgdb"
 	"function/shared/problem"
 )
@@ -41,14 +39,12 @@ const (
 
 // Function is the collector.
 type Function struct {
-	log      *slog.Logger
-	registry *prometheus.Registry
-	events   *prometheus.CounterVec
+	*lifecycle.State[running]
+	events *prometheus.CounterVec
 	// compactions counts archive runs by result: done, skipped or failed.
 	compactions *prometheus.CounterVec
 	// commitSeconds and commitEvents observe each group commit.
 	commitSeconds, commitEvents prometheus.Histogram
-	state                       atomic.Pointer[running]
 }
 
 // running is what Start sets up and Stop tears down.
@@ -67,8 +63,7 @@ type running struct {
 // New returns the collector; Start connects it.
 func New() *Function {
 	f := &Function{
-		log:      slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", "collector"),
-		registry: prometheus.NewRegistry(),
+		State: lifecycle.New[running]("collector"),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditfn_collector_events_total",
 			Help: "Audit events received, by result: stored, duplicate, rejected (invalid) or unauthenticated (bad or missing signature: alert on it).",
@@ -88,12 +83,9 @@ func New() *Function {
 			Buckets: prometheus.ExponentialBuckets(1, 2, 14), // 1 .. 8192
 		}),
 	}
-	f.registry.MustRegister(f.events, f.compactions, f.commitSeconds, f.commitEvents)
+	f.Registry().MustRegister(f.events, f.compactions, f.commitSeconds, f.commitEvents)
 	return f
 }
-
-// Registry holds the collector's metrics.
-func (f *Function) Registry() *prometheus.Registry { return f.registry }
 
 // Start connects to PostgreSQL and starts the group-commit writer.
 func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
@@ -111,7 +103,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		return err
 	}
 	if keys == nil {
-		f.log.Warn("sender authentication is off: unsigned audit events are accepted; set " + eventauth.Setting)
+		f.Log.Warn("sender authentication is off: unsigned audit events are accepted; set " + eventauth.Setting)
 	}
 	pool, err := pgdb.Open(ctx, dsn)
 	if err != nil {
@@ -122,7 +114,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		pool.Close()
 		return err
 	}
-	w, err := auditstore.NewWriter(ctx, pool, auditstore.Options{MaxBatch: maxBatch, Logger: f.log,
+	w, err := auditstore.NewWriter(ctx, pool, auditstore.Options{MaxBatch: maxBatch, Logger: f.Log,
 		OnCommit: func(stored int, took time.Duration) {
 			f.commitEvents.Observe(float64(stored))
 			f.commitSeconds.Observe(took.Seconds())
@@ -133,14 +125,14 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	go w.MaintainPartitions(bg, time.Hour)
-	f.state.Store(&running{pool: pool, writer: w, cancel: cancel, compactor: comp, keys: keys})
-	f.log.Info("collector ready")
+	f.Store(&running{pool: pool, writer: w, cancel: cancel, compactor: comp, keys: keys})
+	f.Log.Info("collector ready")
 	return nil
 }
 
 // Stop finishes the writes in flight and closes the pool.
 func (f *Function) Stop(context.Context) error {
-	r := f.state.Swap(nil)
+	r := f.Swap(nil)
 	if r == nil {
 		return nil
 	}
@@ -149,12 +141,6 @@ func (f *Function) Stop(context.Context) error {
 	r.pool.Close()
 	return nil
 }
-
-// Ready is true once Start has connected.
-func (f *Function) Ready(context.Context) (bool, error) { return f.state.Load() != nil, nil }
-
-// Alive is true while the process serves.
-func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
 
 // Handle receives CloudEvents on POST /.
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
@@ -167,7 +153,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusMethodNotAllowed, "the collector receives CloudEvents on POST /")
 		return
 	}
-	st := f.state.Load()
+	st := f.Load()
 	if st == nil {
 		problem.Write(w, http.StatusServiceUnavailable, "collector is starting")
 		return
@@ -185,7 +171,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	if status == http.StatusOK && st.keys != nil {
 		errs, status = authenticate(st.keys, events, batch)
 		if status != http.StatusOK {
-			f.log.Warn("audit events with a bad signature refused", "remote", r.RemoteAddr, "problems", errs)
+			f.Log.Warn("audit events with a bad signature refused", "remote", r.RemoteAddr, "problems", errs)
 		}
 	}
 	if status != http.StatusOK {
@@ -199,7 +185,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := st.writer.Write(r.Context(), events)
 	if err != nil {
-		f.log.Error("store events", "events", len(events), "err", err)
+		f.Log.Error("store events", "events", len(events), "err", err)
 		problem.Write(w, http.StatusServiceUnavailable, "events not stored, retry")
 		return
 	}

@@ -23,14 +23,14 @@ const PingType = "dev.knative.sources.ping"
 // still stores events and answers pings with 503.
 func (f *Function) newCompactor(ctx context.Context, c config.Config, pool *pgxpool.Pool) (*archive.Compactor, error) {
 	if !archive.Configured(c) {
-		f.log.Warn("archive not configured: pings will fail", "setting", archive.SettingSigningKey)
+		f.Log.Warn("archive not configured: pings will fail", "setting", archive.SettingSigningKey)
 		return nil, nil
 	}
 	cfg, err := archive.ConfigFromSettings(c)
 	if err != nil {
 		return nil, err
 	}
-	return archive.New(ctx, pool, cfg, archive.Options{Logger: f.log, RunBudget: pingRunBudget})
+	return archive.New(ctx, pool, cfg, archive.Options{Logger: f.Log, RunBudget: pingRunBudget})
 }
 
 // pingRunBudget keeps a ping's answer inside func-go's 30 s write timeout:
@@ -52,7 +52,7 @@ func (f *Function) compact(w http.ResponseWriter, r *http.Request, st *running) 
 	rep, err := st.compactor.Run(r.Context())
 	if err != nil {
 		f.compactions.WithLabelValues("failed").Inc()
-		f.log.Error("compaction failed", "err", err)
+		f.Log.Error("compaction failed", "err", err)
 		problem.Write(w, http.StatusServiceUnavailable, "compaction failed, retry: "+err.Error())
 		return
 	}

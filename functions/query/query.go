@@ -7,11 +7,8 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"log/slog"
 	"net/http"
-	"os"
 	"sort"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -22,6 +19,7 @@ import (
 	"function/shared/auditstore"
 	"function/shared/config"
 	"function/shared/httpjson"
+	"function/shared/lifecycle"
 	"function/shared/pgdb"
 	"function/shared/problem"
 	"function/shared/verify"
@@ -32,10 +30,8 @@ const SettingTokensFile = "AUDITFN_QUERY_TOKENS_FILE"
 
 // Function is the query API.
 type Function struct {
-	log      *slog.Logger
-	registry *prometheus.Registry
+	*lifecycle.State[running]
 	requests *prometheus.CounterVec
-	state    atomic.Pointer[running]
 	now      func() time.Time
 }
 
@@ -48,19 +44,15 @@ type running struct {
 // New returns the function; Start connects it.
 func New() *Function {
 	f := &Function{
-		log:      slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", "query"),
-		registry: prometheus.NewRegistry(),
+		State: lifecycle.New[running]("query"),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "auditfn_query_requests_total", Help: "Query API requests by endpoint and HTTP status.",
+			Name: "auditfn_query_requests_total", Help: `Query API requests by endpoint (its path, or "other") and HTTP status code.`,
 		}, []string{"endpoint", "code"}),
 		now: time.Now,
 	}
-	f.registry.MustRegister(f.requests)
+	f.Registry().MustRegister(f.requests)
 	return f
 }
-
-// Registry holds the function's metrics.
-func (f *Function) Registry() *prometheus.Registry { return f.registry }
 
 // Start connects to PostgreSQL and loads the authenticator.
 func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
@@ -90,34 +82,40 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		pool.Close()
 		return err
 	}
-	f.state.Store(&running{pool: pool, auth: auth, log: log})
+	f.Store(&running{pool: pool, auth: auth, log: log})
 	return nil
 }
 
 // Stop closes the pool.
 func (f *Function) Stop(context.Context) error {
-	if r := f.state.Swap(nil); r != nil {
+	if r := f.Swap(nil); r != nil {
 		r.pool.Close()
 	}
 	return nil
 }
 
-// Ready is true once Start has connected.
-func (f *Function) Ready(context.Context) (bool, error) { return f.state.Load() != nil, nil }
-
-// Alive is true while the process serves.
-func (f *Function) Alive(context.Context) (bool, error) { return true, nil }
+// endpoints are the paths served. The metrics name a request by one of
+// them or "other": the path comes before authentication, so any caller
+// could otherwise make label values without end.
+var endpoints = map[string]func(*Function, http.ResponseWriter, *http.Request, *running) int{
+	"/api/v1/audit/events":       (*Function).events,
+	"/api/v1/audit/aggregations": (*Function).aggregations,
+	"/api/v1/audit/verify":       (*Function).verify,
+}
 
 // Handle authenticates, then serves the three endpoints.
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
-	st := f.state.Load()
+	st := f.Load()
 	if st == nil {
 		problem.Write(w, http.StatusServiceUnavailable, "function is starting")
 		return
 	}
-	endpoint := r.URL.Path
+	endpoint := "other"
+	if _, ok := endpoints[r.URL.Path]; ok {
+		endpoint = r.URL.Path
+	}
 	status := f.serve(w, r, st)
-	f.requests.WithLabelValues(endpoint, http.StatusText(status)).Inc()
+	f.requests.WithLabelValues(endpoint, lifecycle.Code(status)).Inc()
 }
 
 func (f *Function) serve(w http.ResponseWriter, r *http.Request, st *running) int {
@@ -131,7 +129,7 @@ func (f *Function) serve(w http.ResponseWriter, r *http.Request, st *running) in
 		problem.Write(w, http.StatusForbidden, err.Error())
 		return http.StatusForbidden
 	case err != nil:
-		f.log.Error("authenticate", "err", err)
+		f.Log.Error("authenticate", "err", err)
 		problem.Write(w, http.StatusServiceUnavailable, "cannot check credentials now")
 		return http.StatusServiceUnavailable
 	}
@@ -140,14 +138,9 @@ func (f *Function) serve(w http.ResponseWriter, r *http.Request, st *running) in
 		problem.Write(w, http.StatusMethodNotAllowed, "the audit API is read-only")
 		return http.StatusMethodNotAllowed
 	}
-	f.log.Info("audit query", "auditor", who, "path", r.URL.Path, "query", r.URL.RawQuery)
-	switch r.URL.Path {
-	case "/api/v1/audit/events":
-		return f.events(w, r, st)
-	case "/api/v1/audit/aggregations":
-		return f.aggregations(w, r, st)
-	case "/api/v1/audit/verify":
-		return f.verify(w, r, st)
+	f.Log.Info("audit query", "auditor", who, "path", r.URL.Path, "query", r.URL.RawQuery)
+	if serve, ok := endpoints[r.URL.Path]; ok {
+		return serve(f, w, r, st)
 	}
 	problem.Write(w, http.StatusNotFound, "no such audit endpoint")
 	return http.StatusNotFound
@@ -200,7 +193,7 @@ func (f *Function) events(w http.ResponseWriter, r *http.Request, st *running) i
 	}
 	recs, err := st.log.Search(r.Context(), q.filter, q.page)
 	if err != nil {
-		f.log.Error("search", "err", err)
+		f.Log.Error("search", "err", err)
 		problem.Write(w, http.StatusServiceUnavailable, "cannot read the audit trail now")
 		return http.StatusServiceUnavailable
 	}
@@ -232,7 +225,7 @@ func (f *Function) aggregations(w http.ResponseWriter, r *http.Request, st *runn
 	}
 	counts, err := st.log.Count(r.Context(), filter, by)
 	if err != nil {
-		f.log.Error("count", "err", err)
+		f.Log.Error("count", "err", err)
 		problem.Write(w, http.StatusServiceUnavailable, "cannot read the audit trail now")
 		return http.StatusServiceUnavailable
 	}
@@ -278,7 +271,7 @@ func (f *Function) verify(w http.ResponseWriter, r *http.Request, st *running) i
 	}
 	rep, err := st.log.Verify(r.Context(), scope)
 	if err != nil {
-		f.log.Error("verify", "err", err)
+		f.Log.Error("verify", "err", err)
 		problem.Write(w, http.StatusServiceUnavailable, "cannot verify now")
 		return http.StatusServiceUnavailable
 	}

@@ -1,12 +1,15 @@
-// Package config reads function settings from func-go's cfg map (the
-// environment overlaid on an optional ./cfg file). Every function reads the
-// same names (SPEC §2); a missing required setting stops start-up with an
-// error naming it.
+// Package config reads settings: a function's from func-go's cfg map, a
+// command's from FromEnvironment, which builds the same map (the environment
+// overlaid on an optional ./cfg file). Every function reads the same names
+// (SPEC §2); a missing required setting stops start-up with an error naming
+// it.
 package config
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -62,8 +65,36 @@ func (c Config) Duration(name string, def time.Duration) (time.Duration, error) 
 	return d, nil
 }
 
-// ReadFile reads KEY=VALUE lines (blank lines and # comments skipped), the
-// format of .local/stack.env and func-go's cfg file.
+// FuncFile is the settings file func-go reads from the working directory.
+const FuncFile = "cfg"
+
+// FromEnvironment returns what func-go (v0.22) passes a function's Start:
+// the process environment laid over ./cfg, which may be absent. Commands
+// read their settings with it, so that they find a setting where a function
+// does.
+func FromEnvironment() (Config, error) { return FromEnvironmentOver(FuncFile) }
+
+// FromEnvironmentOver is FromEnvironment with the file at path, which may
+// be absent, in place of ./cfg.
+func FromEnvironmentOver(path string) (Config, error) {
+	c, err := ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		c = Config{}
+	case err != nil:
+		return nil, err
+	}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		c[k] = v
+	}
+	return c, nil
+}
+
+// ReadFile reads KEY=VALUE lines, the format of .local/stack.env and
+// func-go's cfg file. As func-go does, it trims spaces around key and value
+// and quotes around the value. Where func-go refuses a line without "=", it
+// skips it, so that blank lines and # comments may be used.
 func ReadFile(path string) (Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -75,7 +106,7 @@ func ReadFile(path string) (Config, error) {
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
-			c[k] = v
+			c[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"`)
 		}
 	}
 	return c, sc.Err()

@@ -3,13 +3,10 @@ package discovery
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,6 +17,7 @@ import (
 	"function/shared/catalogstore"
 	"function/shared/config"
 	"function/shared/emitter"
+	"function/shared/lifecycle"
 	"function/shared/problem"
 )
 
@@ -31,14 +29,13 @@ var Caller = auditevent.Actor{Type: "service", ID: "holmesgpt-api"}
 
 // Base is the lifecycle every discovery function shares: the catalog
 // snapshot kept current from PostgreSQL, the audit emitter and metrics.
-// A function embeds it and adds Handle.
+// A function embeds it and adds Handle. It is ready once Start has loaded
+// the first snapshot.
 type Base struct {
+	*lifecycle.State[running]
 	name     string
-	log      *slog.Logger
-	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration prometheus.Histogram
-	state    atomic.Pointer[running]
 }
 
 type running struct {
@@ -50,23 +47,19 @@ type running struct {
 // NewBase prepares the shared parts of function name.
 func NewBase(name string) *Base {
 	b := &Base{
-		name:     name,
-		log:      slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("function", name),
-		registry: prometheus.NewRegistry(),
+		State: lifecycle.New[running](name),
+		name:  name,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "auditfn_discovery_requests_total", Help: "Discovery requests by HTTP status.",
+			Name: "auditfn_discovery_requests_total", Help: "Discovery requests by HTTP status code.",
 		}, []string{"code"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "auditfn_discovery_duration_seconds", Help: "Time to answer a discovery request.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 14),
 		}),
 	}
-	b.registry.MustRegister(b.requests, b.duration)
+	b.Registry().MustRegister(b.requests, b.duration)
 	return b
 }
-
-// Registry holds the function's metrics.
-func (b *Base) Registry() *prometheus.Registry { return b.registry }
 
 // Start connects to PostgreSQL, loads the first catalog snapshot and starts
 // the emitter.
@@ -83,22 +76,22 @@ func (b *Base) Start(ctx context.Context, cfg map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", config.PGDSN, err)
 	}
-	snaps, err := catalogstore.Watch(ctx, pgcfg, b.log)
+	snaps, err := catalogstore.Watch(ctx, pgcfg, b.Log)
 	if err != nil {
 		return err
 	}
-	em, err := emitter.FromConfig(c, b.registry, b.log)
+	em, err := emitter.FromConfig(c, b.Registry(), b.Log)
 	if err != nil {
 		snaps.Close()
 		return err
 	}
-	b.state.Store(&running{catalog: snaps, emitter: em, audit: em.Emit})
+	b.Store(&running{catalog: snaps, emitter: em, audit: em.Emit})
 	return nil
 }
 
 // AuditSink is where audit events go (the emitter, after Start).
 func (b *Base) AuditSink() func(auditevent.Event) {
-	if r := b.state.Load(); r != nil {
+	if r := b.Load(); r != nil {
 		return r.audit
 	}
 	return nil
@@ -107,16 +100,16 @@ func (b *Base) AuditSink() func(auditevent.Event) {
 // SetAuditSink replaces where audit events go after Start. Benchmarks use it
 // to measure what auditing costs a request; nothing else should.
 func (b *Base) SetAuditSink(sink func(auditevent.Event)) {
-	if r := b.state.Load(); r != nil {
+	if r := b.Load(); r != nil {
 		next := *r
 		next.audit = sink
-		b.state.Store(&next)
+		b.Store(&next)
 	}
 }
 
 // Stop flushes buffered audit events, then disconnects.
 func (b *Base) Stop(ctx context.Context) error {
-	r := b.state.Swap(nil)
+	r := b.Swap(nil)
 	if r == nil {
 		return nil
 	}
@@ -125,15 +118,9 @@ func (b *Base) Stop(ctx context.Context) error {
 	return err
 }
 
-// Ready is true once the first catalog snapshot is loaded.
-func (b *Base) Ready(context.Context) (bool, error) { return b.state.Load() != nil, nil }
-
-// Alive is true while the process serves.
-func (b *Base) Alive(context.Context) (bool, error) { return true, nil }
-
 // Catalog is the current snapshot, or nil before Start has finished.
 func (b *Base) Catalog() *catalog.Catalog {
-	if r := b.state.Load(); r != nil {
+	if r := b.Load(); r != nil {
 		return r.catalog.Current()
 	}
 	return nil
@@ -146,20 +133,20 @@ var traceParentRE = regexp.MustCompile(`^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[
 func (b *Base) Audit(r *http.Request, p auditevent.Payload) {
 	ev, err := auditevent.New(b.name, p, Caller, time.Now())
 	if err != nil {
-		b.log.Error("build audit event", "type", p.EventType(), "err", err)
+		b.Log.Error("build audit event", "type", p.EventType(), "err", err)
 		return
 	}
 	if tp := r.Header.Get("traceparent"); traceParentRE.MatchString(tp) {
 		ev.TraceParent = tp
 	}
-	if st := b.state.Load(); st != nil {
+	if st := b.Load(); st != nil {
 		st.audit(ev)
 	}
 }
 
 // Observe records a request's answer in the metrics.
 func (b *Base) Observe(status int, start time.Time) {
-	b.requests.WithLabelValues(http.StatusText(status)).Inc()
+	b.requests.WithLabelValues(lifecycle.Code(status)).Inc()
 	b.duration.Observe(time.Since(start).Seconds())
 }
 

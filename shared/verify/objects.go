@@ -48,8 +48,13 @@ func (o *objects) read(ctx context.Context, key, version string, fs *findings) (
 }
 
 // signature checks the detached signature of body, stored at key, with the
-// public key published at keyRef.
-func (o *objects) signature(ctx context.Context, key string, body []byte, keyRef string, kind Kind, fs *findings) (bool, error) {
+// key whose id is keyID, published at keyRef: the key there must be that
+// key (its id is the SHA-256 of its DER form) and at the place its id gives.
+func (o *objects) signature(ctx context.Context, key string, body []byte, keyID, keyRef string, kind Kind, fs *findings) (bool, error) {
+	if keyRef != format.PublicKeyKey(keyID) {
+		fs.object(kind, key, "%s names signing key %s at %s, not where that key is published (%s)", key, keyID, keyRef, format.PublicKeyKey(keyID))
+		return false, nil
+	}
 	sig, err := o.src.ReadAll(ctx, format.SignatureKey(key), "")
 	if err != nil {
 		if ctx.Err() != nil {
@@ -70,6 +75,10 @@ func (o *objects) signature(ctx context.Context, key string, body []byte, keyRef
 		}
 		if pub, err = format.ParsePublicKey(pemKey); err != nil {
 			fs.object(ObjectAltered, keyRef, "published key %s: %v", keyRef, err)
+			return false, nil
+		}
+		if _, id, err := format.PublicKeyPEM(pub); err != nil || id != keyID {
+			fs.object(ObjectAltered, keyRef, "published key %s has id %s, not the %s its place names", keyRef, id, keyID)
 			return false, nil
 		}
 		o.keys[keyRef] = pub
@@ -99,9 +108,10 @@ func (o *objects) manifest(ctx context.Context, key, version string, fs *finding
 		fs.object(ManifestInvalid, key, "%s is not a manifest of format %s", key, format.ManifestFormat)
 		return nil, nil
 	}
-	if ok, err := o.signature(ctx, key, body, m.SigningKey.Key, ManifestSignature, fs); !ok {
+	if ok, err := o.signature(ctx, key, body, m.SigningKey.KeyID, m.SigningKey.Key, ManifestSignature, fs); !ok {
 		return nil, err
 	}
+	checkTotals(m, fs)
 	return m, nil
 }
 
@@ -132,9 +142,10 @@ func (o *objects) manifests(ctx context.Context, fs *findings) ([]*Manifest, err
 			fs.object(ManifestChain, m.Key, "%s: chain position %d, expected %d (a manifest is missing)", m.Key, m.ChainSeq, i+1)
 		}
 		switch {
-		case i == 0 && m.Previous != nil && m.ChainSeq == 1:
+		case m.ChainSeq == 1 && m.Previous != nil:
 			fs.object(ManifestChain, m.Key, "%s: the first manifest names a predecessor", m.Key)
-		case i > 0 && (m.Previous == nil || m.Previous.Key != chain[i-1].Key || m.Previous.SHA256 != hex.EncodeToString(chain[i-1].SHA256[:])):
+		case i > 0 && (m.Previous == nil || m.Previous.ChainSeq != m.ChainSeq-1 || m.Previous.Key != chain[i-1].Key ||
+			m.Previous.SHA256 != hex.EncodeToString(chain[i-1].SHA256[:])):
 			fs.object(ManifestChain, m.Key, "%s: does not link to the manifest before it (%s)", m.Key, chain[i-1].Key)
 		}
 	}
@@ -397,7 +408,7 @@ func (o *objects) checkpoints(ctx context.Context, all bool, fs *findings) (*for
 			fs.object(CheckpointInvalid, obj.Key, "checkpoint %s is not a checkpoint: %v", obj.Key, err)
 			continue
 		}
-		ok, err = o.signature(ctx, obj.Key, body, format.PublicKeyKey(cp.KeyID), CheckpointSignature, fs)
+		ok, err = o.signature(ctx, obj.Key, body, cp.KeyID, format.PublicKeyKey(cp.KeyID), CheckpointSignature, fs)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -406,4 +417,56 @@ func (o *objects) checkpoints(ctx context.Context, all bool, fs *findings) (*for
 		}
 	}
 	return newest, len(listed), nil
+}
+
+// checkTotals checks a manifest's own figures against its parts: the day,
+// parts 1..version in order, the row count and the time range.
+func checkTotals(m *Manifest, fs *findings) {
+	bad := func(format string, args ...any) {
+		fs.object(ManifestInvalid, m.Key, "%s: "+format, append([]any{m.Key}, args...)...)
+	}
+	if _, err := time.Parse(time.DateOnly, m.EventDate); err != nil {
+		bad("eventDate %q is not a date", m.EventDate)
+	}
+	if m.Version != len(m.Parts) {
+		bad("version %d with %d parts", m.Version, len(m.Parts))
+	}
+	var rows int64
+	minT, maxT := "", ""
+	for i, p := range m.Parts {
+		if p.Part != i+1 {
+			bad("entry %d is part %d", i+1, p.Part)
+		}
+		rows += p.RowCount
+		if minT == "" || p.MinEventTime < minT {
+			minT = p.MinEventTime
+		}
+		if p.MaxEventTime > maxT {
+			maxT = p.MaxEventTime
+		}
+	}
+	if rows != m.RowCount || (len(m.Parts) > 0 && (minT != m.MinEventTime || maxT != m.MaxEventTime)) {
+		bad("totals (%d rows, %s to %s) are not its parts' (%d rows, %s to %s)", m.RowCount, m.MinEventTime, m.MaxEventTime, rows, minT, maxT)
+	}
+}
+
+// unlisted reports every Parquet object under the table that no manifest
+// lists: a query over the table's files would read it unverified.
+func (o *objects) unlisted(ctx context.Context, manifests []*Manifest, fs *findings) error {
+	listed := map[string]bool{}
+	for _, m := range manifests {
+		for _, p := range m.Parts {
+			listed[p.Key] = true
+		}
+	}
+	objs, err := o.src.List(ctx, format.TablePrefix)
+	if err != nil {
+		return err
+	}
+	for _, obj := range objs {
+		if strings.HasSuffix(obj.Key, ".parquet") && !strings.HasPrefix(obj.Key, format.TablePrefix+"_") && !listed[obj.Key] {
+			fs.object(PartUnlisted, obj.Key, "%s is a part no signed manifest lists", obj.Key)
+		}
+	}
+	return nil
 }

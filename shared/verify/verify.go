@@ -70,7 +70,13 @@ func (v *Verifier) Verify(ctx context.Context, s Scope) (Report, error) {
 		if v.pool != nil {
 			rep.Parts = len(used)
 			listed(manifests, used, &fs)
+			if err := v.chainEnd(ctx, manifests, &fs); err != nil {
+				return rep, err
+			}
 		} else {
+			if err := v.objs.unlisted(ctx, manifests, &fs); err != nil {
+				return rep, err
+			}
 			n, parts, err := v.allParts(ctx, manifests, &fs)
 			if err != nil {
 				return rep, err
@@ -96,15 +102,23 @@ func (v *Verifier) Verify(ctx context.Context, s Scope) (Report, error) {
 	return rep, nil
 }
 
-// allParts checks every part the manifests list, once each.
+// allParts checks every part the manifests list, once each, and that every
+// later manifest lists it as the first did.
 func (v *Verifier) allParts(ctx context.Context, manifests []*Manifest, fs *findings) (events, parts int, err error) {
-	seen := map[string]bool{}
+	type entry struct {
+		by   string
+		part format.ManifestPart
+	}
+	first := map[string]entry{}
 	for _, m := range manifests {
 		for _, p := range m.Parts {
-			if seen[p.Key] {
+			if e, seen := first[p.Key]; seen {
+				if p != e.part {
+					fs.object(ManifestInvalid, m.Key, "%s lists %s otherwise than %s does", m.Key, p.Key, e.by)
+				}
 				continue
 			}
-			seen[p.Key] = true
+			first[p.Key] = entry{m.Key, p}
 			parts++
 			n, err := v.objs.part(ctx, m.EventDate, p, nil, fs)
 			if err != nil {
@@ -132,6 +146,23 @@ func listed(manifests []*Manifest, used []ColdPart, fs *findings) {
 			fs.object(PartUnlisted, key, "archived part %s (version %s) is not listed as it is by any signed manifest", key, version)
 		}
 	}
+}
+
+// chainEnd reports manifests missing from the end of the chain: the state
+// table records how far it reached.
+func (v *Verifier) chainEnd(ctx context.Context, manifests []*Manifest, fs *findings) error {
+	var recorded int64
+	if err := v.pool.QueryRow(ctx, `SELECT coalesce(max(manifest_seq), 0) FROM audit.archive_days`).Scan(&recorded); err != nil {
+		return err
+	}
+	var last int64
+	if n := len(manifests); n > 0 {
+		last = manifests[n-1].ChainSeq
+	}
+	if last < recorded {
+		fs.object(ManifestChain, format.ManifestPrefix, "the manifest chain ends at position %d; the archive recorded %d", last, recorded)
+	}
+	return nil
 }
 
 // head compares the ledger with the newest checkpoint: a truncated or
