@@ -67,3 +67,31 @@ func signedAt(t *testing.T, e *archivetest.Env, seq int64) string {
 	require.NoError(t, json.Unmarshal(e.Get(t, format.CheckpointKey(seq)), &cp))
 	return cp.SignedAt
 }
+
+// A run stopped between a checkpoint and its signature leaves an unsigned
+// checkpoint, which verification reports; the next run signs it, even with
+// the ledger where it was, and the log verifies clean again.
+func TestACheckpointLeftUnsignedIsSignedByTheNextRun(t *testing.T) {
+	e := archivetest.New(t)
+	ctx := context.Background()
+	e.Seed(t, archivetest.DaysAgo(1), 10)
+	_, err := e.Compactor(t, archive.Options{Hook: crashAt(archive.AfterCheckpoint)}).Run(ctx)
+	require.ErrorIs(t, err, errCrash)
+	head := e.DB.Scalar(t, "SELECT max(seq) FROM audit.ledger").(int64)
+	require.Equal(t, []string{format.CheckpointKey(head)}, e.Keys(t, format.CheckpointPrefix), "the body, not its signature")
+
+	log, err := auditlog.Open(ctx, e.Pool, config.Config(e.Bucket.Settings()))
+	require.NoError(t, err)
+	rep, err := log.Verify(ctx, verify.Scope{})
+	require.NoError(t, err)
+	require.Len(t, rep.Findings, 1)
+	assert.Equal(t, verify.CheckpointSignature, rep.Findings[0].Kind)
+	assert.Equal(t, format.CheckpointKey(head), rep.Findings[0].Object)
+
+	_, err = e.Compactor(t, archive.Options{}).Run(ctx)
+	require.NoError(t, err)
+	rep, err = log.Verify(ctx, verify.Scope{})
+	require.NoError(t, err)
+	assert.Empty(t, rep.Findings)
+	assert.Equal(t, []string{format.CheckpointKey(head), format.SignatureKey(format.CheckpointKey(head))}, e.Keys(t, format.CheckpointPrefix))
+}

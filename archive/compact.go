@@ -23,10 +23,11 @@ type Point string
 
 // The fault-injection points.
 const (
-	AfterUpload   Point = "after-upload"   // part object stored, state not yet 'uploaded'
-	AfterManifest Point = "after-manifest" // manifest and signature stored, state not yet 'manifested'
-	AfterVerify   Point = "after-verify"   // state 'verified', partition not yet dropped
-	DuringDrop    Point = "during-drop"    // partition detached and dropped in the open transaction
+	AfterCheckpoint Point = "after-checkpoint" // checkpoint stored, its signature not yet
+	AfterUpload     Point = "after-upload"     // part object stored, state not yet 'uploaded'
+	AfterManifest   Point = "after-manifest"   // manifest and signature stored, state not yet 'manifested'
+	AfterVerify     Point = "after-verify"     // state 'verified', partition not yet dropped
+	DuringDrop      Point = "during-drop"      // partition detached and dropped in the open transaction
 )
 
 // Options tune a Compactor. The zero value is production behaviour.

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -14,7 +16,11 @@ import (
 )
 
 // checkpoint signs and stores (once) a checkpoint of the current ledger head
-// (format.Checkpoint), locked like the newest day's objects.
+// (format.Checkpoint), locked for the retention from now. The body goes
+// first and its signature after: a run that stops between the two leaves a
+// body whose signature the next run writes (ed25519 signs deterministically,
+// so a retry writes the same bytes), rather than a signature of a body that
+// no run can write again.
 func (c *Compactor) checkpoint(ctx context.Context) error {
 	var seq int64
 	var hash []byte
@@ -24,6 +30,9 @@ func (c *Compactor) checkpoint(ctx context.Context) error {
 	}
 	if err != nil {
 		return fmt.Errorf("ledger head: %w", err)
+	}
+	if err := c.signUnsigned(ctx); err != nil {
+		return err
 	}
 	key := format.CheckpointKey(seq)
 	if _, found, err := c.store.Version(ctx, key); err != nil || found {
@@ -39,9 +48,48 @@ func (c *Compactor) checkpoint(ctx context.Context) error {
 	if err := c.publishKey(ctx, retain); err != nil {
 		return err
 	}
-	if _, err := c.store.PutBytes(ctx, format.SignatureKey(key), c.signer.Sign(body), "application/octet-stream", retain); err != nil {
+	if _, err := c.store.PutBytes(ctx, key, body, "application/json", retain); err != nil {
 		return err
 	}
-	_, err = c.store.PutBytes(ctx, key, body, "application/json", retain)
+	if err := c.hook(AfterCheckpoint, time.Time{}, 0); err != nil {
+		return err
+	}
+	_, err = c.store.PutBytes(ctx, format.SignatureKey(key), c.signer.Sign(body), "application/octet-stream", retain)
+	return err
+}
+
+// signUnsigned writes the signature of the newest checkpoint if a stopped
+// run left it without one. Only the newest can lack it: a run writes a new
+// checkpoint only after this.
+func (c *Compactor) signUnsigned(ctx context.Context) error {
+	listed, err := c.store.List(ctx, format.CheckpointPrefix)
+	if err != nil {
+		return err
+	}
+	var newest string
+	signed := map[string]bool{}
+	for _, o := range listed {
+		if key, ok := strings.CutSuffix(o.Key, ".sig"); ok {
+			signed[key] = true
+		} else if strings.HasSuffix(o.Key, ".json") {
+			newest = max(newest, o.Key)
+		}
+	}
+	if newest == "" || signed[newest] {
+		return nil
+	}
+	info, _, err := c.store.Version(ctx, newest)
+	if err != nil {
+		return err
+	}
+	body, err := c.store.GetBytes(ctx, newest, info.VersionID)
+	if err != nil {
+		return err
+	}
+	var cp format.Checkpoint
+	if err := json.Unmarshal(body, &cp); err != nil || cp.KeyID != c.signer.KeyID {
+		return fmt.Errorf("checkpoint %s has no signature, and this compactor cannot sign it (%v): an operator must look", newest, err)
+	}
+	_, err = c.store.PutBytes(ctx, format.SignatureKey(newest), c.signer.Sign(body), "application/octet-stream", c.opts.Now().AddDate(0, 0, c.retention))
 	return err
 }

@@ -76,7 +76,7 @@ func assertArchivedOnce(t *testing.T, e *archivetest.Env, want map[time.Time][]a
 }
 
 func TestACrashAtAnyStepLosesNothingAndDuplicatesNothing(t *testing.T) {
-	for _, point := range []archive.Point{archive.AfterUpload, archive.AfterManifest, archive.AfterVerify, archive.DuringDrop} {
+	for _, point := range []archive.Point{archive.AfterCheckpoint, archive.AfterUpload, archive.AfterManifest, archive.AfterVerify, archive.DuringDrop} {
 		t.Run(string(point), func(t *testing.T) {
 			t.Parallel()
 			e := archivetest.New(t)
@@ -104,7 +104,7 @@ func TestCrashingAtEveryStepInTurnStillArchivesEverythingOnce(t *testing.T) {
 	e := archivetest.New(t)
 	ctx := context.Background()
 	want := seedDays(t, e, map[time.Time]int{archivetest.DaysAgo(9): 250})
-	for _, point := range []archive.Point{archive.AfterUpload, archive.AfterManifest, archive.AfterVerify, archive.DuringDrop} {
+	for _, point := range []archive.Point{archive.AfterCheckpoint, archive.AfterUpload, archive.AfterManifest, archive.AfterVerify, archive.DuringDrop} {
 		_, err := e.Compactor(t, archive.Options{Hook: crashAt(point)}).Run(ctx)
 		require.ErrorIs(t, err, errCrash, "run stopped at %s", point)
 		assertStillHot(t, e, want)
