@@ -2,6 +2,7 @@ package auditlog_test
 
 import (
 	"context"
+	"github.com/minio/minio-go/v7"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -10,6 +11,7 @@ import (
 
 	"function/archive"
 	"function/archive/archivetest"
+	"function/archive/format"
 	"function/shared/auditlog"
 	"function/shared/verify"
 )
@@ -48,4 +50,34 @@ func TestWholeChainVerifiesAcrossHotAndArchivedDays(t *testing.T) {
 	assert.Equal(t, verify.EventAltered, rep.Findings[0].Kind)
 	assert.Equal(t, victim.ID.String(), rep.Findings[0].EventID)
 	assert.Equal(t, verify.BatchDigest, rep.Findings[1].Kind)
+}
+
+// Hiding the newest manifest behind a delete marker (Object Lock keeps the
+// version, not its place in listings) leaves a chain that checks out by
+// itself; the state table says how far it reached, and the live verify
+// reports the missing end.
+func TestAHiddenNewestManifestIsReported(t *testing.T) {
+	e := archivetest.New(t)
+	ctx := context.Background()
+	e.Seed(t, archivetest.DaysAgo(10), 50)
+	e.Seed(t, archivetest.DaysAgo(9), 50)
+	_, err := e.Compactor(t, archive.Options{}).Run(ctx)
+	require.NoError(t, err)
+	log, err := auditlog.Open(ctx, e.Pool, e.Settings())
+	require.NoError(t, err)
+	rep, err := log.Verify(ctx, verify.Scope{})
+	require.NoError(t, err)
+	require.Empty(t, rep.Findings)
+
+	newest := format.ManifestKey(archivetest.DaysAgo(9), 1)
+	require.NoError(t, e.Bucket.Client(t).RemoveObject(ctx, e.Bucket.Name, newest, minio.RemoveObjectOptions{}))
+	rep, err = log.Verify(ctx, verify.Scope{})
+	require.NoError(t, err)
+	kinds := map[verify.Kind]string{}
+	for _, f := range rep.Findings {
+		kinds[f.Kind] = f.Object
+	}
+	assert.Contains(t, kinds, verify.ManifestChain, "%+v", rep.Findings)
+	assert.Contains(t, kinds, verify.PartUnlisted, "the day's part is read, and no listed manifest has it")
+	assert.Equal(t, format.PartKey(archivetest.DaysAgo(9), 1), kinds[verify.PartUnlisted])
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -32,6 +34,13 @@ func offline(t *testing.T, dir string) verify.Report {
 	rep, err := verify.Offline(verify.Dir(os.DirFS(dir), dir)).Verify(context.Background(), verify.Scope{})
 	require.NoError(t, err)
 	return rep
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 func kinds(fs []verify.Finding) []verify.Kind {
@@ -89,6 +98,28 @@ func TestOfflineVerificationOfADownloadedArchive(t *testing.T) {
 		body, _ := os.ReadFile(m)
 		require.NoError(t, os.WriteFile(m+".sig", s.Sign(body), 0o644))
 	}, verify.ManifestSignature, format.ManifestKey(day11, 1))
+	tamper("unlisted part", func(d string) {
+		b, err := os.ReadFile(filepath.Join(d, filepath.FromSlash(format.PartKey(day12, 1))))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(d, filepath.FromSlash(format.PartKey(day12, 9))), b, 0o644))
+	}, verify.PartUnlisted, format.PartKey(day12, 9))
+	tamper("substituted key", func(d string) {
+		// Another key put where the signing key is published, every manifest
+		// re-signed with it: the signatures verify, the key is not the one named.
+		other := filepath.Join(t.TempDir(), "other.pem")
+		require.NoError(t, archive.GenerateSigningKey(other))
+		s, err := archive.LoadSigner(other)
+		require.NoError(t, err)
+		keys, err := filepath.Glob(filepath.Join(d, filepath.FromSlash(format.ManifestPrefix), "keys", "*.pem"))
+		require.NoError(t, err)
+		require.Len(t, keys, 1)
+		require.NoError(t, os.WriteFile(keys[0], s.PublicPEM, 0o644))
+		for _, day := range []time.Time{day12, day11} {
+			m := filepath.Join(d, filepath.FromSlash(format.ManifestKey(day, 1)))
+			body, _ := os.ReadFile(m)
+			require.NoError(t, os.WriteFile(m+".sig", s.Sign(body), 0o644))
+		}
+	}, verify.ObjectAltered, strings.TrimPrefix(filepath.ToSlash(must(filepath.Glob(filepath.Join(dir, filepath.FromSlash(format.ManifestPrefix), "keys", "*.pem")))[0]), filepath.ToSlash(dir)+"/"))
 	tamper("rewritten checkpoint", func(d string) {
 		cps, err := filepath.Glob(filepath.Join(d, filepath.FromSlash(format.CheckpointPrefix), "*.json"))
 		require.NoError(t, err)
