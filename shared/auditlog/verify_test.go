@@ -2,7 +2,9 @@ package auditlog_test
 
 import (
 	"context"
+	"fmt"
 	"github.com/minio/minio-go/v7"
+	"golang.org/x/sync/errgroup"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -37,6 +39,20 @@ func TestWholeChainVerifiesAcrossHotAndArchivedDays(t *testing.T) {
 	assert.Equal(t, total, clean.EventsChecked, "hot and archived events are all checked")
 	assert.Equal(t, 2, clean.Manifests, "the manifests and their chain are checked")
 	assert.Equal(t, 2, clean.Parts, "both archived parts are read")
+
+	// One Log serves concurrent requests (run with -race to check the
+	// verifier's caches are guarded).
+	var g errgroup.Group
+	for range 4 {
+		g.Go(func() error {
+			rep, err := log.Verify(ctx, verify.Scope{})
+			if err == nil && (!rep.OK() || rep.EventsChecked != total) {
+				err = fmt.Errorf("concurrent verify: %d events, %+v", rep.EventsChecked, rep.Findings)
+			}
+			return err
+		})
+	}
+	require.NoError(t, g.Wait())
 
 	victim := e.HotRecords(t, archivetest.DaysAgo(2))[7]
 	admin, err := pgx.Connect(ctx, e.DB.AdminDSN)

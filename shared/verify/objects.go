@@ -13,6 +13,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -26,12 +27,20 @@ import (
 
 // objects checks what the archive holds: manifests, parts and checkpoints.
 type objects struct {
-	src  Source
+	src Source
+
+	mu   sync.Mutex                   // guards the maps: one Verifier serves concurrent requests
 	keys map[string]ed25519.PublicKey // published keys read so far, by object key
+	// checked holds the manifests that checked out, by the versions of the
+	// manifest and its signature: a stored version never changes, so a
+	// live verify reads only the manifests written since the last one.
+	checked map[manifestVersions]*Manifest
 }
 
+type manifestVersions struct{ key, version, sigVersion string }
+
 func newObjects(src Source) *objects {
-	return &objects{src: src, keys: map[string]ed25519.PublicKey{}}
+	return &objects{src: src, keys: map[string]ed25519.PublicKey{}, checked: map[manifestVersions]*Manifest{}}
 }
 
 // read reads a small object; one that cannot be read is a finding.
@@ -63,7 +72,9 @@ func (o *objects) signature(ctx context.Context, key string, body []byte, keyID,
 		fs.object(kind, key, "%s has no signature: %v", key, err)
 		return false, nil
 	}
+	o.mu.Lock()
 	pub, found := o.keys[keyRef]
+	o.mu.Unlock()
 	if !found {
 		pemKey, err := o.src.ReadAll(ctx, keyRef, "")
 		if err != nil {
@@ -81,7 +92,9 @@ func (o *objects) signature(ctx context.Context, key string, body []byte, keyID,
 			fs.object(ObjectAltered, keyRef, "published key %s has id %s, not the %s its place names", keyRef, id, keyID)
 			return false, nil
 		}
+		o.mu.Lock()
 		o.keys[keyRef] = pub
+		o.mu.Unlock()
 	}
 	if !ed25519.Verify(pub, body, sig) {
 		fs.object(kind, key, "%s: signature does not verify with %s", key, keyRef)
@@ -123,14 +136,31 @@ func (o *objects) manifests(ctx context.Context, fs *findings) ([]*Manifest, err
 	if err != nil {
 		return nil, err
 	}
+	sigs := map[string]string{}
+	for _, obj := range listed {
+		if key, ok := strings.CutSuffix(obj.Key, ".sig"); ok {
+			sigs[key] = obj.VersionID
+		}
+	}
 	var chain []*Manifest
 	for _, obj := range listed {
 		if !strings.HasSuffix(obj.Key, ".json") {
 			continue
 		}
-		m, err := o.manifest(ctx, obj.Key, obj.VersionID, fs)
-		if err != nil {
-			return nil, err
+		id := manifestVersions{obj.Key, obj.VersionID, sigs[obj.Key]}
+		o.mu.Lock()
+		m, known := o.checked[id]
+		o.mu.Unlock()
+		if !known {
+			before := len(*fs)
+			if m, err = o.manifest(ctx, obj.Key, obj.VersionID, fs); err != nil {
+				return nil, err
+			}
+			if m != nil && len(*fs) == before && id.version != "" && id.sigVersion != "" {
+				o.mu.Lock()
+				o.checked[id] = m
+				o.mu.Unlock()
+			}
 		}
 		if m != nil {
 			chain = append(chain, m)
