@@ -3,13 +3,13 @@ package auditlog_test
 import (
 	"context"
 	"fmt"
-	"github.com/minio/minio-go/v7"
-	"golang.org/x/sync/errgroup"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/minio/minio-go/v7"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
 
 	"function/archive"
 	"function/archive/archivetest"

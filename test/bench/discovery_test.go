@@ -8,11 +8,11 @@ import (
 	"net/url"
 	"slices"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
-	"testing/fstest"
 
 	"function/functions/workflows"
 	"function/shared/auditevent"
