@@ -287,23 +287,7 @@ func (st *running) count(ctx context.Context, f auditstore.Filter, by auditstore
 }
 
 func (f *Function) verify(w http.ResponseWriter, r *http.Request, st *running) int {
-	q := r.URL.Query()
-	var scope auditstore.Scope
-	var errs []problem.FieldError
-	switch date, corr := q.Get("date"), q.Get("correlation_id"); {
-	case (date == "") == (corr == ""):
-		errs = append(errs, problem.FieldError{Field: "date", Message: "give exactly one of date (YYYY-MM-DD) and correlation_id"})
-	case date != "":
-		d, err := time.Parse(time.DateOnly, date)
-		if err != nil {
-			errs = append(errs, problem.FieldError{Field: "date", Message: "must be YYYY-MM-DD"})
-		}
-		scope.Date = d
-	case len(corr) > maxValueLen:
-		errs = append(errs, problem.FieldError{Field: "correlation_id", Message: "is too long"})
-	default:
-		scope.CorrelationID = corr
-	}
+	scope, errs := parseScope(r.URL.Query())
 	if len(errs) > 0 {
 		problem.Write(w, http.StatusBadRequest, "invalid query parameters", errs...)
 		return http.StatusBadRequest
