@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	admissionv1 "k8s.io/api/admission/v1"
 
+	"function/shared/auditevent"
 	"function/shared/config"
 	"function/shared/emitter"
 	"function/shared/httpjson"
@@ -130,6 +132,13 @@ func (f *Function) review(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil && in.Request == nil {
 		err = errors.New("request is missing")
+	}
+	// An API server sends only valid UTF-8, which encoding/json does not
+	// check: it would have turned anything else into U+FFFD unseen.
+	if err == nil {
+		if field, found := auditevent.BadJSONUTF8("", body); found {
+			err = fmt.Errorf("%s %s", field, auditevent.BadText)
+		}
 	}
 	var out *admissionv1.AdmissionReview
 	if err != nil {

@@ -7,16 +7,23 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	authnv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"function/shared/auditevent"
 )
 
-// MinReasonLength is the shortest clear reason accepted.
-const MinReasonLength = 10
+// MinReasonLength and MaxReasonLength bound the clear reason in characters.
+// The maximum is the CRD's: the API server validates after this mutating
+// webhook, and a longer reason would be audited but never stored.
+const (
+	MinReasonLength = 10
+	MaxReasonLength = 1024
+)
 
 // decision is the webhook's answer to one AdmissionRequest: allowed or not,
 // the JSON patch to apply, and the audit event to emit when a block was
@@ -81,8 +88,11 @@ func admit(req *admissionv1.AdmissionRequest, clock *stamps, now time.Time) deci
 		return deny(http.StatusForbidden, "only a Failed WorkflowExecution can have its block cleared (phase is %q)", old.Status.Phase)
 	}
 	reason := strings.TrimSpace(next.ClearReason)
-	if len([]rune(reason)) < MinReasonLength {
+	switch n := utf8.RuneCountInString(reason); {
+	case n < MinReasonLength:
 		return deny(http.StatusBadRequest, "status.blockClearance.clearReason must say why it is safe to run again (at least %d characters)", MinReasonLength)
+	case n > MaxReasonLength:
+		return deny(http.StatusBadRequest, "status.blockClearance.clearReason is longer than %d characters", MaxReasonLength)
 	}
 	method := next.ClearMethod
 	switch method {
@@ -95,6 +105,14 @@ func admit(req *admissionv1.AdmissionRequest, clock *stamps, now time.Time) deci
 
 	if obj.UID == "" {
 		return deny(http.StatusBadRequest, "request.object has no metadata.uid")
+	}
+	// The clearance is audited from the object and the identity: text that
+	// PostgreSQL cannot store would lose its audit event.
+	if field, found := auditevent.BadJSONText("request.object", req.Object.Raw); found {
+		return deny(http.StatusBadRequest, "%s %s", field, auditevent.BadText)
+	}
+	if field := badUserText(user); field != "" {
+		return deny(http.StatusBadRequest, "%s %s", field, auditevent.BadText)
 	}
 	// Whatever the request said about who and when is replaced by what the
 	// API server verified and by our clock.
@@ -116,6 +134,23 @@ func admit(req *admissionv1.AdmissionRequest, clock *stamps, now time.Time) deci
 		d.event = &ev
 	}
 	return d
+}
+
+// badUserText names the first field of the identity that PostgreSQL cannot
+// store, or is "": a NUL, since review refuses invalid UTF-8 before decoding.
+func badUserText(u authnv1.UserInfo) string {
+	switch {
+	case !auditevent.ValidText(u.Username):
+		return "request.userInfo.username"
+	case !auditevent.ValidText(u.UID):
+		return "request.userInfo.uid"
+	}
+	for i, g := range u.Groups {
+		if !auditevent.ValidText(g) {
+			return fmt.Sprintf("request.userInfo.groups[%d]", i)
+		}
+	}
+	return ""
 }
 
 // respond turns a decision into the AdmissionReview answer.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,6 +124,10 @@ func TestDecisions(t *testing.T) {
 	rewritten.ClearedBy = "mallory"
 	noUID := withClearance(BlockClearance{ClearReason: "root cause fixed in PR 1234"})
 	noUID.UID = ""
+	nulTarget := withClearance(BlockClearance{ClearReason: "root cause fixed in PR 1234"})
+	nulTarget.Spec.TargetResource = "payments/Deployment/\x00api"
+	nulUser := alice()
+	nulUser.Groups = []string{"sre", "system:\x00masters"}
 
 	cases := []struct {
 		name     string
@@ -143,6 +148,12 @@ func TestDecisions(t *testing.T) {
 		{"removal of a clearance", withClearance(cleared), failedWFE(), alice(), false, 403, "cannot be changed or removed"},
 		{"legacy annotation", failedWFE(), annotated, alice(), false, 403, "--subresource=status"},
 		{"object without uid", failedWFE(), noUID, alice(), false, 400, "metadata.uid"},
+		{"overlong reason", failedWFE(), withClearance(BlockClearance{ClearReason: strings.Repeat("é", 1025)}), alice(), false, 400, "longer than 1024"},
+		{"NUL in the reason", failedWFE(), withClearance(BlockClearance{ClearReason: "root cause \x00 fixed in PR 1234"}), alice(), false, 400,
+			"request.object.status.blockClearance.clearReason must be valid UTF-8"},
+		{"NUL in the object", failedWFE(), nulTarget, alice(), false, 400, "request.object.spec.targetResource must be valid UTF-8"},
+		{"NUL in the identity", failedWFE(), withClearance(BlockClearance{ClearReason: "root cause fixed in PR 1234"}), nulUser, false, 400,
+			"request.userInfo.groups[1] must be valid UTF-8"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -182,6 +193,43 @@ func TestMalformedReviewsGetAnAdmissionReviewBack(t *testing.T) {
 	}
 }
 
+// Invalid UTF-8 anywhere in a review (raw, or an unpaired surrogate escape),
+// which an API server never sends and encoding/json would quietly turn into
+// U+FFFD, denies it naming the field.
+func TestInvalidUTF8IsDeniedNamingTheField(t *testing.T) {
+	review := admissionv1.AdmissionReview{Request: request(failedWFE(),
+		withClearance(BlockClearance{ClearReason: "root cause fixed in PR 1234"}), alice())}
+	good, err := json.Marshal(review)
+	require.NoError(t, err)
+	for _, c := range []struct{ old, new, field string }{
+		{"PR 1234", "PR \xff1234", "request.object.status.blockClearance.clearReason"},
+		{"alice@example.com", `alice\udc00@example.com`, "request.userInfo.username"},
+	} {
+		rec := httptest.NewRecorder()
+		New().review(rec, httptest.NewRequest(http.MethodPost, WebhookPath, bytes.NewReader(bytes.Replace(good, []byte(c.old), []byte(c.new), 1))))
+		var out admissionv1.AdmissionReview
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &out))
+		assert.False(t, out.Response.Allowed, c.field)
+		assert.Equal(t, int32(400), out.Response.Result.Code, c.field)
+		assert.Contains(t, out.Response.Result.Message, c.field+" must be valid UTF-8")
+	}
+}
+
+// A NUL, which an API server can send (escaped, in an annotation say), only
+// denies a clearance: any other update of the object goes through.
+func TestANULDeniesOnlyAClearance(t *testing.T) {
+	old := failedWFE()
+	old.Annotations = map[string]string{"note": "a\x00b"}
+	obj := old
+	obj.Status.FailureDetails = &FailureDetails{Reason: "TaskFailed", Message: "updated by the controller"}
+	d := admit(request(old, obj, alice()), newStamps(time.Minute), now)
+	assert.True(t, d.allowed, d.message)
+	obj.Status.BlockClearance = &BlockClearance{ClearReason: "root cause fixed in PR 1234"}
+	d = admit(request(old, obj, alice()), newStamps(time.Minute), now)
+	assert.False(t, d.allowed)
+	assert.Contains(t, d.message, "request.object.metadata.annotations.note must be valid UTF-8")
+}
+
 // FuzzReview feeds arbitrary bodies to the webhook: it must always answer an
 // AdmissionReview and never allow with a patch unless a user is named.
 func FuzzReview(f *testing.F) {
@@ -189,6 +237,9 @@ func FuzzReview(f *testing.F) {
 		Request: request(failedWFE(), withClearance(BlockClearance{ClearReason: "root cause fixed in PR 1234"}), alice())}
 	seed, _ := json.Marshal(review)
 	f.Add(seed)
+	f.Add(bytes.Replace(seed, []byte("PR 1234"), []byte(`PR \u00001234`), 1))
+	f.Add(bytes.Replace(seed, []byte("PR 1234"), []byte("PR \xff\xc0\x801234"), 1))
+	f.Add(bytes.Replace(seed, []byte(`"alice@example.com"`), []byte(`"alice\u0000@example.com"`), 1))
 	f.Add([]byte(`{"request":{"operation":"UPDATE","kind":{"kind":"WorkflowExecution"}}}`))
 	sink := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer sink.Close()

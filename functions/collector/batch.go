@@ -10,6 +10,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/go-json-experiment/json/jsontext"
 
+	"function/shared/auditevent"
 	"function/shared/problem"
 )
 
@@ -24,7 +25,8 @@ func readBatch(r *http.Request) ([]cloudevents.Event, *problem.FieldError, error
 	if _, err := body.ReadFrom(r.Body); err != nil {
 		return nil, nil, err
 	}
-	dec := jsontext.NewDecoder(body)
+	all := body.Bytes()
+	dec := jsontext.NewDecoder(bytes.NewReader(all))
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '[' {
 		return nil, &problem.FieldError{Field: "body", Message: "a batch is a JSON array of structured CloudEvents"}, nil
 	}
@@ -32,11 +34,20 @@ func readBatch(r *http.Request) ([]cloudevents.Event, *problem.FieldError, error
 	for dec.PeekKind() != ']' {
 		v, err := dec.ReadValue()
 		if err != nil {
+			// jsontext refuses invalid UTF-8; only a second look names where.
+			if field, found := auditevent.BadJSONUTF8("events", all); found {
+				return nil, &problem.FieldError{Field: field, Message: auditevent.BadText}, nil
+			}
 			return nil, &problem.FieldError{Field: "body", Message: "not a JSON array: " + err.Error()}, nil
 		}
 		var e cloudevents.Event
 		if err := e.UnmarshalJSON(v); err != nil {
-			return nil, &problem.FieldError{Field: fmt.Sprintf("events[%d]", len(events)), Message: "not a CloudEvent: " + err.Error()}, nil
+			// The SDK refuses a NUL in source, say, without naming it.
+			at := fmt.Sprintf("events[%d]", len(events))
+			if field, found := auditevent.BadJSONText(at, v); found {
+				return nil, &problem.FieldError{Field: field, Message: auditevent.BadText}, nil
+			}
+			return nil, &problem.FieldError{Field: at, Message: "not a CloudEvent: " + err.Error()}, nil
 		}
 		events = append(events, e)
 	}

@@ -207,9 +207,15 @@ func parse(r *http.Request) ([]cloudevents.Event, bool, []problem.FieldError, in
 			return nil, batch, []problem.FieldError{*bad}, http.StatusBadRequest
 		}
 	} else {
+		var bad *problem.FieldError
+		if bad, err = badText(r); bad != nil {
+			return nil, batch, []problem.FieldError{*bad}, http.StatusBadRequest
+		}
 		var e *cloudevents.Event
-		if e, err = cehttp.NewEventFromHTTPRequest(r); err == nil {
-			raw = []cloudevents.Event{*e}
+		if err == nil {
+			if e, err = cehttp.NewEventFromHTTPRequest(r); err == nil {
+				raw = []cloudevents.Event{*e}
+			}
 		}
 	}
 	if err != nil {

@@ -31,6 +31,10 @@ func FuzzDecode(f *testing.F) {
 	_, _ = buf.ReadFrom(req.Body)
 	f.Add(buf.Bytes(), "application/cloudevents-batch+json")
 	f.Add([]byte(flow[1].Data), "application/json")
+	// What PostgreSQL refuses, in each mode.
+	f.Add(bytes.Replace(one, []byte(`"rr-fuzz"`), []byte(`"rr\u0000fuzz"`), -1), "application/cloudevents+json")
+	f.Add(bytes.Replace(buf.Bytes(), []byte(`"rr-fuzz"`), []byte("\"rr\xff\xc0\x80fuzz\""), -1), "application/cloudevents-batch+json")
+	f.Add(bytes.Replace([]byte(flow[1].Data), []byte(`"rr-fuzz"`), []byte(`"rr\ud800\u0000"`), -1), "application/json")
 	fn := New()
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
 		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))

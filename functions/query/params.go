@@ -7,14 +7,17 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"function/shared/auditevent"
 	"function/shared/auditstore"
 	"function/shared/problem"
+	"function/shared/verify"
 )
 
 const (
@@ -32,55 +35,88 @@ type eventsQuery struct {
 	page   auditstore.Page
 }
 
+// params reads the query parameters of one request. Every value it hands
+// out is text PostgreSQL can compare with: one holding a NUL or invalid
+// UTF-8, which PostgreSQL refuses (failing the query, a 503), is refused
+// here, naming its parameter, whichever parameter it is.
+type params struct {
+	q    url.Values
+	errs []problem.FieldError
+}
+
+func (p *params) bad(field, format string, args ...any) {
+	p.errs = append(p.errs, problem.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// all is every value of parameter name; none when one of them is refused.
+func (p *params) all(name string) []string {
+	vs := p.q[name]
+	if slices.ContainsFunc(vs, func(v string) bool { return !auditevent.ValidText(v) }) {
+		p.bad(name, "%s", auditevent.BadText)
+		return nil
+	}
+	return vs
+}
+
+// get is the first value of parameter name; "" when absent or refused.
+func (p *params) get(name string) string {
+	if vs := p.all(name); len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
+}
+
+// text is a free-text filter value.
+func (p *params) text(name string) string {
+	v := p.get(name)
+	if len(v) > maxValueLen {
+		p.bad(name, "is longer than %d characters", maxValueLen)
+	}
+	return v
+}
+
 // parseFilter reads the filters shared by events and aggregations.
 func parseFilter(q url.Values, now time.Time) (auditstore.Filter, []problem.FieldError) {
-	var (
-		f    auditstore.Filter
-		errs []problem.FieldError
-	)
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, problem.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
-	}
-	text := func(name string) string {
-		v := q.Get(name)
-		if len(v) > maxValueLen {
-			bad(name, "is longer than %d characters", maxValueLen)
-		}
-		return v
-	}
-	f.CorrelationID = text("correlation_id")
-	f.Category = text("event_category")
-	f.Outcome = text("event_outcome")
+	p := &params{q: q}
+	f := p.filter(now)
+	return f, p.errs
+}
+
+func (p *params) filter(now time.Time) auditstore.Filter {
+	var f auditstore.Filter
+	f.CorrelationID = p.text("correlation_id")
+	f.Category = p.text("event_category")
+	f.Outcome = p.text("event_outcome")
 	if o := f.Outcome; o != "" && o != "success" && o != "failure" {
-		bad("event_outcome", "must be success or failure")
+		p.bad("event_outcome", "must be success or failure")
 	}
-	f.WorkflowID = text("workflow_id")
-	f.Namespace = text("namespace")
+	f.WorkflowID = p.text("workflow_id")
+	f.Namespace = p.text("namespace")
 	if ns := f.Namespace; ns != "" && !namespaceRE.MatchString(ns) {
-		bad("namespace", "must be a Kubernetes namespace name (lower-case letters, digits and '-', at most 63)")
+		p.bad("namespace", "must be a Kubernetes namespace name (lower-case letters, digits and '-', at most 63)")
 	}
-	f.ActorID = text("actor_id")
-	for _, t := range q["event_type"] {
+	f.ActorID = p.text("actor_id")
+	for _, t := range p.all("event_type") {
 		switch {
 		case t == "" || len(t) > maxValueLen:
-			bad("event_type", "must be 1..%d characters", maxValueLen)
+			p.bad("event_type", "must be 1..%d characters", maxValueLen)
 		case strings.Contains(strings.TrimSuffix(t, "*"), "*"):
-			bad("event_type", "%q: only a trailing * (prefix match) is allowed", t)
+			p.bad("event_type", "%q: only a trailing * (prefix match) is allowed", t)
 		default:
 			f.Types = append(f.Types, t)
 		}
 	}
 	var err error
-	if f.Since, err = parseTime(q.Get("since"), now); err != nil {
-		bad("since", "%v", err)
+	if f.Since, err = parseTime(p.get("since"), now); err != nil {
+		p.bad("since", "%v", err)
 	}
-	if f.Until, err = parseTime(q.Get("until"), now); err != nil {
-		bad("until", "%v", err)
+	if f.Until, err = parseTime(p.get("until"), now); err != nil {
+		p.bad("until", "%v", err)
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
-		bad("until", "must be after since")
+		p.bad("until", "must be after since")
 	}
-	return f, errs
+	return f
 }
 
 // parseTime reads RFC 3339, or a duration before now such as 90m, 24h, 7d.
@@ -94,13 +130,13 @@ func parseTime(s string, now time.Time) (time.Time, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
 		if err != nil || n < 0 || n > 36500 {
-			return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor a relative time such as 24h or 7d", s)
+			return time.Time{}, fmt.Errorf("%.80q is neither RFC 3339 nor a relative time such as 24h or 7d", s)
 		}
 		return now.AddDate(0, 0, -n).UTC(), nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 || d > 100*365*24*time.Hour {
-		return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor a relative time such as 24h or 7d", s)
+		return time.Time{}, fmt.Errorf("%.80q is neither RFC 3339 nor a relative time such as 24h or 7d", s)
 	}
 	return now.Add(-d).UTC(), nil
 }
@@ -141,34 +177,57 @@ func decodeCursor(s string) (cursor, error) {
 
 // parseEvents validates the events query.
 func parseEvents(q url.Values, now time.Time) (eventsQuery, []problem.FieldError) {
-	f, errs := parseFilter(q, now)
+	p := &params{q: q}
+	f := p.filter(now)
 	r := eventsQuery{filter: f, page: auditstore.Page{Limit: defaultLimit, Desc: f.CorrelationID == ""}}
-	if s := q.Get("limit"); s != "" {
+	if s := p.get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > maxLimit {
-			errs = append(errs, problem.FieldError{Field: "limit", Message: fmt.Sprintf("must be 1..%d", maxLimit)})
+			p.bad("limit", "must be 1..%d", maxLimit)
 		}
 		r.page.Limit = n
 	}
-	switch q.Get("order") {
+	switch p.get("order") {
 	case "":
 	case "asc":
 		r.page.Desc = false
 	case "desc":
 		r.page.Desc = true
 	default:
-		errs = append(errs, problem.FieldError{Field: "order", Message: "must be asc or desc"})
+		p.bad("order", "must be asc or desc")
 	}
-	if s := q.Get("cursor"); s != "" {
+	if s := p.get("cursor"); s != "" {
 		c, err := decodeCursor(s)
 		switch {
 		case err != nil:
-			errs = append(errs, problem.FieldError{Field: "cursor", Message: err.Error()})
+			p.bad("cursor", "%v", err)
 		case c.Filter != filterDigest(q) || c.Desc != r.page.Desc:
-			errs = append(errs, problem.FieldError{Field: "cursor", Message: "belongs to a query with other filters or order"})
+			p.bad("cursor", "belongs to a query with other filters or order")
 		default:
 			r.page.After = &auditstore.Key{Time: c.Time, ID: c.ID}
 		}
 	}
-	return r, errs
+	return r, p.errs
+}
+
+// parseScope validates the verify query: exactly one of a day and a
+// correlation id.
+func parseScope(q url.Values) (verify.Scope, []problem.FieldError) {
+	p := &params{q: q}
+	var scope verify.Scope
+	date, corr := p.get("date"), p.text("correlation_id")
+	switch {
+	case len(p.errs) > 0: // a refused value, named already
+	case (date == "") == (corr == ""):
+		p.bad("date", "give exactly one of date (YYYY-MM-DD) and correlation_id")
+	case date != "":
+		d, err := time.Parse(time.DateOnly, date)
+		if err != nil {
+			p.bad("date", "must be YYYY-MM-DD")
+		}
+		scope.Date = d
+	default:
+		scope.CorrelationID = corr
+	}
+	return scope, p.errs
 }

@@ -248,23 +248,7 @@ func (f *Function) aggregations(w http.ResponseWriter, r *http.Request, st *runn
 }
 
 func (f *Function) verify(w http.ResponseWriter, r *http.Request, st *running) int {
-	q := r.URL.Query()
-	var scope verify.Scope
-	var errs []problem.FieldError
-	switch date, corr := q.Get("date"), q.Get("correlation_id"); {
-	case (date == "") == (corr == ""):
-		errs = append(errs, problem.FieldError{Field: "date", Message: "give exactly one of date (YYYY-MM-DD) and correlation_id"})
-	case date != "":
-		d, err := time.Parse(time.DateOnly, date)
-		if err != nil {
-			errs = append(errs, problem.FieldError{Field: "date", Message: "must be YYYY-MM-DD"})
-		}
-		scope.Date = d
-	case len(corr) > maxValueLen:
-		errs = append(errs, problem.FieldError{Field: "correlation_id", Message: "is too long"})
-	default:
-		scope.CorrelationID = corr
-	}
+	scope, errs := parseScope(r.URL.Query())
 	if len(errs) > 0 {
 		problem.Write(w, http.StatusBadRequest, "invalid query parameters", errs...)
 		return http.StatusBadRequest

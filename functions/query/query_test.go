@@ -21,6 +21,7 @@ import (
 	"function/functions/query"
 	"function/shared/auditevent"
 	"function/shared/auditstore"
+	"function/shared/problem"
 	"function/shared/verify"
 	"function/test/fixtures"
 	"function/test/testenv"
@@ -242,4 +243,35 @@ func TestVerifyReportsTheCulprit(t *testing.T) {
 	status, body = a.get(t, "/api/v1/audit/verify", url.Values{"correlation_id": {"rr-q-0"}})
 	require.Equal(t, http.StatusOK, status)
 	assert.Contains(t, string(body), `"ok":true`, "other remediations still verify clean")
+}
+
+// PostgreSQL refuses NUL and invalid UTF-8 in text: in any parameter of any
+// endpoint they are a 400 naming the parameter, not the database's error
+// (which was a 503 and an ERROR in the log).
+func TestNULAndInvalidUTF8AreNamedNotPassedToPostgreSQL(t *testing.T) {
+	a := start(t)
+	endpoints := map[string][]string{
+		"/api/v1/audit/events": {"correlation_id", "event_type", "event_category", "event_outcome", "workflow_id",
+			"namespace", "actor_id", "since", "until", "limit", "order", "cursor"},
+		"/api/v1/audit/aggregations": {"correlation_id", "event_type", "event_category", "event_outcome", "workflow_id",
+			"namespace", "actor_id", "since", "until"},
+		"/api/v1/audit/verify": {"correlation_id", "date"},
+	}
+	for path, params := range endpoints {
+		for _, name := range params {
+			for _, bad := range []string{"\x00", "rr-q-1\x00", "\xff", "rr-\xc0\x80", "\xed\xa0\x80"} {
+				q := url.Values{name: {bad}}
+				if path == "/api/v1/audit/aggregations" {
+					q.Set("group_by", "event_type")
+				}
+				status, body := a.get(t, path, q)
+				require.Equal(t, http.StatusBadRequest, status, "%s %s=%q: %s", path, name, bad, body)
+				var p problem.Problem
+				require.NoError(t, json.Unmarshal(body, &p))
+				require.Len(t, p.Errors, 1, "%s %s=%q: %s", path, name, bad, body)
+				assert.Equal(t, name, p.Errors[0].Field)
+				assert.Equal(t, auditevent.BadText, p.Errors[0].Message)
+			}
+		}
+	}
 }

@@ -8,6 +8,7 @@ package validate
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -22,6 +23,10 @@ const (
 	prefix  = "/api/v1/workflows/"
 	suffix  = "/validate"
 	maxBody = 1 << 20
+	// Every name proposed is answered and audited: these bounds keep the
+	// audit event within what the collector accepts.
+	maxParameters = 100
+	maxNameLen    = 253
 )
 
 // Function is the validation re-query.
@@ -113,6 +118,21 @@ func readParameters(w http.ResponseWriter, r *http.Request, errs []problem.Field
 		return nil, http.StatusBadRequest, append(errs, problem.FieldError{Field: "body", Message: "malformed JSON: " + strings.TrimPrefix(err.Error(), "json: ")})
 	case len(b.Parameters) == 0 || b.Parameters[0] != '{':
 		return nil, http.StatusBadRequest, append(errs, problem.FieldError{Field: "parameters", Message: `must be a JSON object of parameter values`})
+	}
+	// encoding/json would quietly decode invalid UTF-8 as U+FFFD, and a NUL
+	// in a parameter name would make the audit event unstorable.
+	if field, found := auditevent.BadJSONText("parameters", b.Parameters); found {
+		return nil, http.StatusBadRequest, append(errs, problem.FieldError{Field: field, Message: auditevent.BadText})
+	}
+	var given map[string]json.RawMessage
+	_ = json.Unmarshal(b.Parameters, &given) // an object: the decoder has read it
+	if len(given) > maxParameters {
+		return nil, http.StatusBadRequest, append(errs, problem.FieldError{Field: "parameters", Message: fmt.Sprintf("at most %d parameters", maxParameters)})
+	}
+	for name := range given {
+		if len(name) > maxNameLen {
+			return nil, http.StatusBadRequest, append(errs, problem.FieldError{Field: "parameters", Message: fmt.Sprintf("parameter names are at most %d characters", maxNameLen)})
+		}
 	}
 	return b.Parameters, http.StatusOK, errs
 }

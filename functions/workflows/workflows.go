@@ -14,7 +14,6 @@ import (
 	"function/shared/catalog"
 	"function/shared/discovery"
 	"function/shared/httpjson"
-	"function/shared/problem"
 )
 
 // Prefix is the path prefix this function serves; the action type follows.
@@ -55,8 +54,8 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, errs := discovery.Parse(r.URL.Query(), discovery.ListStep)
-	if actionType == "" || len(actionType) > 253 {
-		errs = append(errs, problem.FieldError{Field: "action_type", Message: "must be 1..253 characters"})
+	if bad := discovery.CheckActionType(actionType); bad != nil {
+		errs = append(errs, *bad)
 	}
 	if len(errs) > 0 {
 		f.Refuse(w, start, errs)

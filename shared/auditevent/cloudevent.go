@@ -4,9 +4,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
@@ -148,8 +146,8 @@ func FromCloudEvent(e cloudevents.Event, now time.Time) (Event, error) {
 
 // checkText rejects what a PostgreSQL text column cannot hold.
 func checkText(errs *ValidationError, field, s string) {
-	if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
-		errs.add(field, "must be valid UTF-8 without NUL characters")
+	if !ValidText(s) {
+		errs.add(field, BadText)
 	}
 }
 

@@ -74,7 +74,7 @@ func checkData(eventType string, raw []byte, errs *ValidationError) json.RawMess
 	if err := s.decode(raw); err != nil {
 		var se *jsonv2.SemanticError
 		if errors.As(err, &se) && se.JSONPointer != "" && se.GoType != nil {
-			errs.add(fieldPath(se.JSONPointer), "must be %s, not %s", se.GoType, se.JSONKind)
+			errs.add(fieldPath("data", se.JSONPointer), "must be %s, not %s", se.GoType, se.JSONKind)
 		} else {
 			errs.add("data", "%v", err)
 		}
@@ -98,16 +98,19 @@ func decodeAs[T any](raw []byte) error {
 	return jsonv2.Unmarshal(raw, &v)
 }
 
-// fieldPath names a payload value the way errors do: /workflows/0/rank is
-// data.workflows[0].rank.
-func fieldPath(p jsontext.Pointer) string {
+// fieldPath names a JSON value under prefix the way errors do: under
+// "data", /workflows/0/rank is data.workflows[0].rank.
+func fieldPath(prefix string, p jsontext.Pointer) string {
 	var b strings.Builder
-	b.WriteString("data")
+	b.WriteString(prefix)
 	for tok := range p.Tokens() {
-		if _, err := strconv.Atoi(tok); err == nil {
+		switch _, err := strconv.Atoi(tok); {
+		case err == nil && b.Len() > 0:
 			b.WriteString("[" + tok + "]")
-		} else {
+		case b.Len() > 0:
 			b.WriteString("." + tok)
+		default:
+			b.WriteString(tok)
 		}
 	}
 	return b.String()

@@ -56,6 +56,7 @@ func FuzzMatchesJCS(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte(`{"a":"` + "\xff\xc0\x80\x00" + `","b\u0000":"\ud800"}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		want, wantErr := jcs.Transform(in)
 		got, err := canonjson.Transform(in)

@@ -11,6 +11,8 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"sigs.k8s.io/yaml"
+
+	"function/shared/auditevent"
 )
 
 // LoadError is an invalid catalog document.
@@ -115,6 +117,12 @@ func splitDocuments(data []byte) [][]byte {
 func Decode(j []byte) (*ActionType, *Workflow, error) { return decode(j, source{}) }
 
 func decode(j []byte, src source) (*ActionType, *Workflow, error) {
+	// First, so that invalid UTF-8 is named by its field, not reported as
+	// a syntax error; a NUL would make the document unstorable (jsonb,
+	// text), a 5xx and a retry for ever instead of a refusal.
+	if field, found := auditevent.BadJSONText("", j); found {
+		return nil, nil, src.errorf("", field, "%s", auditevent.BadText)
+	}
 	var tm typeMeta
 	if err := jsonv2.Unmarshal(j, &tm); err != nil {
 		return nil, nil, decodeError(src, err)

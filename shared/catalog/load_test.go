@@ -333,6 +333,10 @@ func TestLoadErrors(t *testing.T) {
 			"w.yaml", 1, "spec.labels.severity", "got string, want []string"},
 		{"duplicate key", files("a.yaml", actionTypeYAML, "w.yaml", wf("    engine: job\n", "    engine: job\n    engine: tekton\n")),
 			"w.yaml", 1, "", "engine"},
+		{"NUL in an action type", files("a.yaml", strings.Replace(actionTypeYAML, "what: Deletes", `what: "\0 Deletes"`+" #", 1)),
+			"a.yaml", 1, "spec.description.what", "must be valid UTF-8 without NUL"},
+		{"NUL in a workflow name", files("a.yaml", actionTypeYAML, "w.yaml", wf("name: restart-pod-standard", `name: "restart\0"`)),
+			"w.yaml", 1, "metadata.name", "must be valid UTF-8 without NUL"},
 		{"YAML syntax", files("a.yaml", actionTypeYAML+"---\nkind: [ActionType\n"),
 			"a.yaml", 2, "", "yaml"},
 		{"document not a mapping", files("a.yaml", "- apiVersion: kubernaut.ai/v1alpha1\n"),
@@ -348,6 +352,23 @@ func TestLoadErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.errContains)
 			assert.True(t, strings.HasPrefix(err.Error(), tc.file+": document "), err.Error())
 		})
+	}
+}
+
+// A cluster document (JSON) that PostgreSQL could not store is refused,
+// naming the field: a NUL, raw invalid UTF-8 or an unpaired surrogate.
+func TestDecodeNamesTextPostgreSQLCannotStore(t *testing.T) {
+	doc := `{"apiVersion":"kubernaut.ai/v1alpha1","kind":"ActionType","metadata":{"name":"restart-pod"},
+		"spec":{"name":"RestartPod","description":{"what":"Deletes a pod.","whenToUse":"One pod is wedged."}}}`
+	_, _, err := catalog.Decode([]byte(doc))
+	require.NoError(t, err)
+	for bad, field := range map[string]string{`\u0000`: "spec.description.whenToUse", "\xff": "spec.description.whenToUse",
+		`\udc00`: "spec.description.whenToUse", "\xc0\x80": "spec.description.whenToUse"} {
+		_, _, err := catalog.Decode([]byte(strings.Replace(doc, "One pod", "One"+bad+"pod", 1)))
+		var le *catalog.LoadError
+		require.ErrorAs(t, err, &le, "%q", bad)
+		assert.Equal(t, field, le.Field, "%q", bad)
+		assert.ErrorContains(t, err, "must be valid UTF-8 without NUL characters")
 	}
 }
 

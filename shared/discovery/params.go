@@ -66,11 +66,33 @@ func Parse(q url.Values, step Step) (Request, []problem.FieldError) {
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, problem.FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
 	}
+	// get is a parameter's value; every text that is answered or audited is
+	// read through it. One PostgreSQL could not store (a NUL, invalid UTF-8)
+	// would lose the request's audit event, so it is refused, naming the
+	// parameter, and read as "".
+	get := func(name string) string {
+		v := q.Get(name)
+		if !auditevent.ValidText(v) {
+			bad(name, "%s", auditevent.BadText)
+			return ""
+		}
+		return v
+	}
+	// jsonText is a JSON parameter's value, refused as get refuses when a
+	// string in it could not be stored, naming that string.
+	jsonText := func(name string) string {
+		raw := get(name)
+		if field, found := auditevent.BadJSONText(name, []byte(raw)); found {
+			bad(field, "%s", auditevent.BadText)
+			return ""
+		}
+		return raw
+	}
 	required := step == ListStep
 	text := func(name string) string {
-		v := q.Get(name)
+		v := get(name)
 		switch {
-		case v == "" && required:
+		case q.Get(name) == "" && required:
 			bad(name, "is required")
 		case len(v) > maxValueLen:
 			bad(name, "is longer than %d characters", maxValueLen)
@@ -94,20 +116,20 @@ func Parse(q url.Values, step Step) (Request, []problem.FieldError) {
 	required = false
 	r.Filter.Cluster = text("cluster")
 
-	if raw := q.Get("custom_labels"); raw != "" {
+	if raw := jsonText("custom_labels"); raw != "" {
 		labels, msg := customLabels(raw)
 		if msg != "" {
 			bad("custom_labels", "%s", msg)
 		}
 		r.Filter.CustomLabels = labels
 	}
-	if raw := q.Get("detected_labels"); raw != "" {
+	if raw := jsonText("detected_labels"); raw != "" {
 		if msg := decodeStrict(raw, &r.Filter.DetectedLabels); msg != "" {
 			bad("detected_labels", "%s", msg)
 		}
 	}
 
-	snake, camel := q.Get("remediation_id"), q.Get("remediationId")
+	snake, camel := get("remediation_id"), get("remediationId")
 	switch {
 	case snake != "" && camel != "" && snake != camel:
 		bad("remediation_id", "remediation_id and remediationId differ; give one")
@@ -184,6 +206,17 @@ func decodeStrict(raw string, v any) string {
 		return "malformed JSON: trailing data"
 	}
 	return ""
+}
+
+// CheckActionType checks the {action_type} path segment of step 2.
+func CheckActionType(s string) *problem.FieldError {
+	switch {
+	case s == "" || len(s) > maxValueLen:
+		return &problem.FieldError{Field: "action_type", Message: fmt.Sprintf("must be 1..%d characters", maxValueLen)}
+	case !auditevent.ValidText(s):
+		return &problem.FieldError{Field: "action_type", Message: auditevent.BadText}
+	}
+	return nil
 }
 
 func firstNonEmpty(a, b string) string {

@@ -3,9 +3,12 @@ package discovery
 import (
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"function/shared/auditevent"
 )
 
 func valid() url.Values {
@@ -77,12 +80,44 @@ func TestParseNamesEveryBadField(t *testing.T) {
 	assert.Len(t, errs, 4, "each missing required filter is named")
 }
 
+// PostgreSQL refuses NUL and invalid UTF-8: in any value that is answered
+// or audited, they are a 400 naming the parameter (or the string inside a
+// JSON parameter), never a request whose audit event cannot be stored.
+func TestParseRefusesTextPostgreSQLCannotStore(t *testing.T) {
+	type param struct{ name, value, field string }
+	var cases []param
+	for _, bad := range []string{"a\x00b", "\xff", "\xc0\x80"} {
+		for _, name := range []string{"severity", "component", "environment", "priority", "cluster", "remediation_id", "remediationId"} {
+			cases = append(cases, param{name, bad, name})
+		}
+		cases = append(cases, param{"custom_labels", `{"team":["` + bad + `"]}`, "custom_labels"},
+			param{"detected_labels", `{"gitOpsTool":"` + bad + `"}`, "detected_labels"})
+	}
+	cases = append(cases, param{"custom_labels", `{"team":["ok","\u0000"]}`, "custom_labels.team[1]"},
+		param{"custom_labels", `{"te\u0000am":["a"]}`, "custom_labels"},
+		param{"detected_labels", `{"gitOpsTool":"\ud800"}`, "detected_labels.gitOpsTool"})
+	for _, c := range cases {
+		q := valid()
+		q.Set(c.name, c.value)
+		for _, step := range []Step{ListStep, GetStep} {
+			_, errs := Parse(q, step)
+			require.Len(t, errs, 1, "%s=%q: %v", c.name, c.value, errs)
+			assert.Equal(t, c.field, errs[0].Field, "%s=%q", c.name, c.value)
+		}
+	}
+	assert.NotNil(t, CheckActionType("Scale\x00Replicas"))
+	assert.NotNil(t, CheckActionType("\xff"))
+	assert.Nil(t, CheckActionType("ScaleReplicas"))
+}
+
 // FuzzParse: any query string gives either a request or named errors, never
-// a panic, and an accepted request respects the limits.
+// a panic, and an accepted request respects the limits and can be audited.
 func FuzzParse(f *testing.F) {
 	f.Add(valid().Encode())
 	f.Add("severity=high&custom_labels=%7B%22a%22%3A%5B%22b%22%5D%7D&detected_labels=%7B%7D&limit=7&offset=3")
 	f.Add("detected_labels=%7B%22gitOpsTool%22%3A1%7D&remediationId=x&remediation_id=y")
+	f.Add(valid().Encode() + "&environment=prod%00uction&cluster=%ff&remediationId=%c0%80")
+	f.Add(valid().Encode() + "&custom_labels=%7B%22a%22%3A%5B%22%5Cu0000%22%5D%7D&detected_labels=%7B%22gitOpsTool%22%3A%22%5Cud800%22%7D")
 	f.Fuzz(func(t *testing.T, raw string) {
 		q, err := url.ParseQuery(raw)
 		if err != nil {
@@ -104,7 +139,14 @@ func FuzzParse(f *testing.F) {
 			if len(r.Filter.CustomLabels) > maxCustomKeys {
 				t.Fatal("too many custom label keys accepted")
 			}
-			_ = r.SignalContext()
+			rid := r.RemediationID
+			if !auditevent.ValidText(rid + r.Filter.Environment + r.Filter.Cluster) {
+				t.Fatalf("text PostgreSQL cannot store accepted: %+v", r)
+			}
+			if _, err := auditevent.New("actions", auditevent.ActionsListed{RemediationID: rid, SignalContext: r.SignalContext()},
+				Caller, time.Now()); err != nil {
+				t.Fatalf("accepted request cannot be audited: %v", err)
+			}
 		}
 	})
 }

@@ -112,6 +112,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add([]byte(keyA+"\n# old\n"+keyB), "abc:def")
 	f.Add([]byte("short"), "")
 	f.Add([]byte("\n\n"+keyB+"\r\n"), ":")
+	f.Add([]byte(keyA+"\x00\n"+keyB+"\xff"), "a\x00b:\xff\xc0\x80")
 	ev := fixtures.Event(auditevent.TypeActionsListed, "rr-fuzz", time.Now())
 	f.Fuzz(func(t *testing.T, file []byte, sig string) {
 		k, err := eventauth.Parse(file)
