@@ -20,12 +20,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	admissionv1 "k8s.io/api/admission/v1"
 
-	"function/shared/auditevent"
 	"function/shared/config"
 	"function/shared/emitter"
 	"function/shared/httpjson"
 	"function/shared/kubeapi"
 	"function/shared/lifecycle"
+	"function/shared/pgtext"
 	"function/shared/problem"
 )
 
@@ -136,8 +136,8 @@ func (f *Function) review(w http.ResponseWriter, r *http.Request) {
 	// An API server sends only valid UTF-8, which encoding/json does not
 	// check: it would have turned anything else into U+FFFD unseen.
 	if err == nil {
-		if field, found := auditevent.BadJSONUTF8("", body); found {
-			err = fmt.Errorf("%s %s", field, auditevent.BadText)
+		if field, found := pgtext.BadJSONUTF8("", body); found {
+			err = fmt.Errorf("%s %s", field, pgtext.Message)
 		}
 	}
 	var out *admissionv1.AdmissionReview

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"function/shared/auditevent"
+	"function/shared/pgtext"
 )
 
 // MinReasonLength and MaxReasonLength bound the clear reason in characters.
@@ -108,11 +109,11 @@ func admit(req *admissionv1.AdmissionRequest, clock *stamps, now time.Time) deci
 	}
 	// The clearance is audited from the object and the identity: text that
 	// PostgreSQL cannot store would lose its audit event.
-	if field, found := auditevent.BadJSONText("request.object", req.Object.Raw); found {
-		return deny(http.StatusBadRequest, "%s %s", field, auditevent.BadText)
+	if field, found := pgtext.BadJSON("request.object", req.Object.Raw); found {
+		return deny(http.StatusBadRequest, "%s %s", field, pgtext.Message)
 	}
 	if field := badUserText(user); field != "" {
-		return deny(http.StatusBadRequest, "%s %s", field, auditevent.BadText)
+		return deny(http.StatusBadRequest, "%s %s", field, pgtext.Message)
 	}
 	// Whatever the request said about who and when is replaced by what the
 	// API server verified and by our clock.
@@ -140,13 +141,13 @@ func admit(req *admissionv1.AdmissionRequest, clock *stamps, now time.Time) deci
 // store, or is "": a NUL, since review refuses invalid UTF-8 before decoding.
 func badUserText(u authnv1.UserInfo) string {
 	switch {
-	case !auditevent.ValidText(u.Username):
+	case !pgtext.Valid(u.Username):
 		return "request.userInfo.username"
-	case !auditevent.ValidText(u.UID):
+	case !pgtext.Valid(u.UID):
 		return "request.userInfo.uid"
 	}
 	for i, g := range u.Groups {
-		if !auditevent.ValidText(g) {
+		if !pgtext.Valid(g) {
 			return fmt.Sprintf("request.userInfo.groups[%d]", i)
 		}
 	}

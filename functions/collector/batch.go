@@ -10,7 +10,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/go-json-experiment/json/jsontext"
 
-	"function/shared/auditevent"
+	"function/shared/pgtext"
 	"function/shared/problem"
 )
 
@@ -35,8 +35,8 @@ func readBatch(r *http.Request) ([]cloudevents.Event, *problem.FieldError, error
 		v, err := dec.ReadValue()
 		if err != nil {
 			// jsontext refuses invalid UTF-8; only a second look names where.
-			if field, found := auditevent.BadJSONUTF8("events", all); found {
-				return nil, &problem.FieldError{Field: field, Message: auditevent.BadText}, nil
+			if field, found := pgtext.BadJSONUTF8("events", all); found {
+				return nil, &problem.FieldError{Field: field, Message: pgtext.Message}, nil
 			}
 			return nil, &problem.FieldError{Field: "body", Message: "not a JSON array: " + err.Error()}, nil
 		}
@@ -44,8 +44,8 @@ func readBatch(r *http.Request) ([]cloudevents.Event, *problem.FieldError, error
 		if err := e.UnmarshalJSON(v); err != nil {
 			// The SDK refuses a NUL in source, say, without naming it.
 			at := fmt.Sprintf("events[%d]", len(events))
-			if field, found := auditevent.BadJSONText(at, v); found {
-				return nil, &problem.FieldError{Field: field, Message: auditevent.BadText}, nil
+			if field, found := pgtext.BadJSON(at, v); found {
+				return nil, &problem.FieldError{Field: field, Message: pgtext.Message}, nil
 			}
 			return nil, &problem.FieldError{Field: at, Message: "not a CloudEvent: " + err.Error()}, nil
 		}

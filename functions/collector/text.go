@@ -9,7 +9,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/binding/format"
 
-	"function/shared/auditevent"
+	"function/shared/pgtext"
 	"function/shared/problem"
 )
 
@@ -22,8 +22,8 @@ func badText(r *http.Request) (*problem.FieldError, error) {
 	if format.Lookup(r.Header.Get("Content-Type")) == nil {
 		for key, values := range r.Header {
 			name, attr := strings.CutPrefix(strings.ToLower(key), "ce-")
-			if attr && slices.ContainsFunc(values, func(v string) bool { return !auditevent.ValidText(v) }) {
-				return &problem.FieldError{Field: name, Message: auditevent.BadText}, nil
+			if attr && slices.ContainsFunc(values, func(v string) bool { return !pgtext.Valid(v) }) {
+				return &problem.FieldError{Field: name, Message: pgtext.Message}, nil
 			}
 		}
 		return nil, nil
@@ -33,8 +33,8 @@ func badText(r *http.Request) (*problem.FieldError, error) {
 		return nil, err
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	if field, found := auditevent.BadJSONText("", body); found {
-		return &problem.FieldError{Field: field, Message: auditevent.BadText}, nil
+	if field, found := pgtext.BadJSON("", body); found {
+		return &problem.FieldError{Field: field, Message: pgtext.Message}, nil
 	}
 	return nil, nil
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"function/shared/auditevent"
+	"function/shared/pgtext"
 )
 
 // FuzzParseEvents: any query string, cursor and time text included, gives a
@@ -42,7 +42,7 @@ func FuzzParseEvents(f *testing.F) {
 		}
 		fl := r.filter
 		for _, s := range append([]string{fl.CorrelationID, fl.Category, fl.Outcome, fl.WorkflowID, fl.Namespace, fl.ActorID}, fl.Types...) {
-			if !auditevent.ValidText(s) {
+			if !pgtext.Valid(s) {
 				t.Fatalf("accepted %q, which PostgreSQL refuses", s)
 			}
 		}

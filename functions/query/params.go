@@ -14,8 +14,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"function/shared/auditevent"
 	"function/shared/auditstore"
+	"function/shared/pgtext"
 	"function/shared/problem"
 	"function/shared/verify"
 )
@@ -51,8 +51,8 @@ func (p *params) bad(field, format string, args ...any) {
 // all is every value of parameter name; none when one of them is refused.
 func (p *params) all(name string) []string {
 	vs := p.q[name]
-	if slices.ContainsFunc(vs, func(v string) bool { return !auditevent.ValidText(v) }) {
-		p.bad(name, "%s", auditevent.BadText)
+	if slices.ContainsFunc(vs, func(v string) bool { return !pgtext.Valid(v) }) {
+		p.bad(name, "%s", pgtext.Message)
 		return nil
 	}
 	return vs

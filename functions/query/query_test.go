@@ -21,6 +21,7 @@ import (
 	"function/functions/query"
 	"function/shared/auditevent"
 	"function/shared/auditstore"
+	"function/shared/pgtext"
 	"function/shared/problem"
 	"function/shared/verify"
 	"function/test/fixtures"
@@ -270,7 +271,7 @@ func TestNULAndInvalidUTF8AreNamedNotPassedToPostgreSQL(t *testing.T) {
 				require.NoError(t, json.Unmarshal(body, &p))
 				require.Len(t, p.Errors, 1, "%s %s=%q: %s", path, name, bad, body)
 				assert.Equal(t, name, p.Errors[0].Field)
-				assert.Equal(t, auditevent.BadText, p.Errors[0].Message)
+				assert.Equal(t, pgtext.Message, p.Errors[0].Message)
 			}
 		}
 	}

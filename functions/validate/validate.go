@@ -16,6 +16,7 @@ import (
 	"function/shared/auditevent"
 	"function/shared/discovery"
 	"function/shared/httpjson"
+	"function/shared/pgtext"
 	"function/shared/problem"
 )
 
@@ -121,8 +122,8 @@ func readParameters(w http.ResponseWriter, r *http.Request, errs []problem.Field
 	}
 	// encoding/json would quietly decode invalid UTF-8 as U+FFFD, and a NUL
 	// in a parameter name would make the audit event unstorable.
-	if field, found := auditevent.BadJSONText("parameters", b.Parameters); found {
-		return nil, http.StatusBadRequest, append(errs, problem.FieldError{Field: field, Message: auditevent.BadText})
+	if field, found := pgtext.BadJSON("parameters", b.Parameters); found {
+		return nil, http.StatusBadRequest, append(errs, problem.FieldError{Field: field, Message: pgtext.Message})
 	}
 	var given map[string]json.RawMessage
 	_ = json.Unmarshal(b.Parameters, &given) // an object: the decoder has read it

@@ -9,6 +9,8 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
+
+	"function/shared/pgtext"
 )
 
 // Extension attribute names (SPEC §4).
@@ -146,8 +148,8 @@ func FromCloudEvent(e cloudevents.Event, now time.Time) (Event, error) {
 
 // checkText rejects what a PostgreSQL text column cannot hold.
 func checkText(errs *ValidationError, field, s string) {
-	if !ValidText(s) {
-		errs.add(field, BadText)
+	if !pgtext.Valid(s) {
+		errs.add(field, pgtext.Message)
 	}
 }
 

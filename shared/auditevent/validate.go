@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 
 	"function/shared/canonjson"
+	"function/shared/pgtext"
 )
 
 // Limits of SPEC §6.
@@ -74,7 +73,7 @@ func checkData(eventType string, raw []byte, errs *ValidationError) json.RawMess
 	if err := s.decode(raw); err != nil {
 		var se *jsonv2.SemanticError
 		if errors.As(err, &se) && se.JSONPointer != "" && se.GoType != nil {
-			errs.add(fieldPath("data", se.JSONPointer), "must be %s, not %s", se.GoType, se.JSONKind)
+			errs.add(pgtext.FieldPath("data", se.JSONPointer), "must be %s, not %s", se.GoType, se.JSONKind)
 		} else {
 			errs.add("data", "%v", err)
 		}
@@ -96,24 +95,6 @@ func checkData(eventType string, raw []byte, errs *ValidationError) json.RawMess
 func decodeAs[T any](raw []byte) error {
 	var v T
 	return jsonv2.Unmarshal(raw, &v)
-}
-
-// fieldPath names a JSON value under prefix the way errors do: under
-// "data", /workflows/0/rank is data.workflows[0].rank.
-func fieldPath(prefix string, p jsontext.Pointer) string {
-	var b strings.Builder
-	b.WriteString(prefix)
-	for tok := range p.Tokens() {
-		switch _, err := strconv.Atoi(tok); {
-		case err == nil && b.Len() > 0:
-			b.WriteString("[" + tok + "]")
-		case b.Len() > 0:
-			b.WriteString("." + tok)
-		default:
-			b.WriteString(tok)
-		}
-	}
-	return b.String()
 }
 
 // canonicalData is the RFC 8785 form of a payload, the form that is stored

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	sample "function/infra/catalog"
-	"function/shared/auditevent"
 	"function/shared/catalog"
+	"function/shared/pgtext"
 )
 
 // FuzzLoad feeds arbitrary bytes as a catalog file beside the sample action
@@ -49,7 +49,7 @@ func FuzzLoad(f *testing.F) {
 			stored = append(stored, w.Content())
 		}
 		for _, doc := range stored {
-			if field, found := auditevent.BadJSONText("", doc); found {
+			if field, found := pgtext.BadJSON("", doc); found {
 				t.Fatalf("accepted %s, which PostgreSQL cannot store: %s", field, doc)
 			}
 		}

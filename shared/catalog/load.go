@@ -12,7 +12,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 	"sigs.k8s.io/yaml"
 
-	"function/shared/auditevent"
+	"function/shared/pgtext"
 )
 
 // LoadError is an invalid catalog document.
@@ -120,8 +120,8 @@ func decode(j []byte, src source) (*ActionType, *Workflow, error) {
 	// First, so that invalid UTF-8 is named by its field, not reported as
 	// a syntax error; a NUL would make the document unstorable (jsonb,
 	// text), a 5xx and a retry for ever instead of a refusal.
-	if field, found := auditevent.BadJSONText("", j); found {
-		return nil, nil, src.errorf("", field, "%s", auditevent.BadText)
+	if field, found := pgtext.BadJSON("", j); found {
+		return nil, nil, src.errorf("", field, "%s", pgtext.Message)
 	}
 	var tm typeMeta
 	if err := jsonv2.Unmarshal(j, &tm); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"function/shared/auditevent"
 	"function/shared/catalog"
+	"function/shared/pgtext"
 	"function/shared/problem"
 )
 
@@ -72,8 +73,8 @@ func Parse(q url.Values, step Step) (Request, []problem.FieldError) {
 	// parameter, and read as "".
 	get := func(name string) string {
 		v := q.Get(name)
-		if !auditevent.ValidText(v) {
-			bad(name, "%s", auditevent.BadText)
+		if !pgtext.Valid(v) {
+			bad(name, "%s", pgtext.Message)
 			return ""
 		}
 		return v
@@ -82,8 +83,8 @@ func Parse(q url.Values, step Step) (Request, []problem.FieldError) {
 	// string in it could not be stored, naming that string.
 	jsonText := func(name string) string {
 		raw := get(name)
-		if field, found := auditevent.BadJSONText(name, []byte(raw)); found {
-			bad(field, "%s", auditevent.BadText)
+		if field, found := pgtext.BadJSON(name, []byte(raw)); found {
+			bad(field, "%s", pgtext.Message)
 			return ""
 		}
 		return raw
@@ -213,8 +214,8 @@ func CheckActionType(s string) *problem.FieldError {
 	switch {
 	case s == "" || len(s) > maxValueLen:
 		return &problem.FieldError{Field: "action_type", Message: fmt.Sprintf("must be 1..%d characters", maxValueLen)}
-	case !auditevent.ValidText(s):
-		return &problem.FieldError{Field: "action_type", Message: auditevent.BadText}
+	case !pgtext.Valid(s):
+		return &problem.FieldError{Field: "action_type", Message: pgtext.Message}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"function/shared/auditevent"
+	"function/shared/pgtext"
 )
 
 func valid() url.Values {
@@ -140,7 +141,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatal("too many custom label keys accepted")
 			}
 			rid := r.RemediationID
-			if !auditevent.ValidText(rid + r.Filter.Environment + r.Filter.Cluster) {
+			if !pgtext.Valid(rid + r.Filter.Environment + r.Filter.Cluster) {
 				t.Fatalf("text PostgreSQL cannot store accepted: %+v", r)
 			}
 			if _, err := auditevent.New("actions", auditevent.ActionsListed{RemediationID: rid, SignalContext: r.SignalContext()},
