@@ -18,7 +18,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"function/archive/bucket"
 	"function/archive/format"
 	"function/shared/auditevent"
 	"function/shared/integrity"
@@ -31,16 +30,56 @@ type objects struct {
 
 	mu   sync.Mutex                   // guards the maps: one Verifier serves concurrent requests
 	keys map[string]ed25519.PublicKey // published keys read so far, by object key
-	// checked holds the manifests that checked out, by the versions of the
-	// manifest and its signature: a stored version never changes, so a
-	// live verify reads only the manifests written since the last one.
-	checked map[manifestVersions]*Manifest
+	// manifests and checkpoints hold those that checked out, by the versions
+	// of the object and its signature: a stored version never changes, so a
+	// live verify reads only what was written since the last one.
+	manifests   map[versions]*Manifest
+	checkpoints map[versions]*format.Checkpoint
 }
 
-type manifestVersions struct{ key, version, sigVersion string }
+// versions identify a signed object as stored: its key and the versions of
+// it and of its signature. Without versions (a copy) nothing is remembered.
+type versions struct{ key, version, sigVersion string }
+
+func (v versions) known() bool { return v.version != "" && v.sigVersion != "" }
 
 func newObjects(src Source) *objects {
-	return &objects{src: src, keys: map[string]ed25519.PublicKey{}, checked: map[manifestVersions]*Manifest{}}
+	return &objects{src: src, keys: map[string]ed25519.PublicKey{},
+		manifests: map[versions]*Manifest{}, checkpoints: map[versions]*format.Checkpoint{}}
+}
+
+// listing is the archive's signed objects, as one listing found them.
+type listing struct {
+	manifests, checkpoints []versions // in key order
+}
+
+// list lists the manifests and checkpoints (all under the table's "_"
+// folders) in one request, each with the version of its signature.
+func (o *objects) list(ctx context.Context) (listing, error) {
+	objs, err := o.src.List(ctx, format.TablePrefix+"_")
+	if err != nil {
+		return listing{}, err
+	}
+	sigs := map[string]string{}
+	for _, obj := range objs {
+		if key, ok := strings.CutSuffix(obj.Key, ".sig"); ok {
+			sigs[key] = obj.VersionID
+		}
+	}
+	var l listing
+	for _, obj := range objs {
+		if !strings.HasSuffix(obj.Key, ".json") {
+			continue
+		}
+		v := versions{obj.Key, obj.VersionID, sigs[obj.Key]}
+		switch {
+		case strings.HasPrefix(obj.Key, format.ManifestPrefix):
+			l.manifests = append(l.manifests, v)
+		case strings.HasPrefix(obj.Key, format.CheckpointPrefix):
+			l.checkpoints = append(l.checkpoints, v)
+		}
+	}
+	return l, nil
 }
 
 // read reads a small object; one that cannot be read is a finding.
@@ -128,37 +167,24 @@ func (o *objects) manifest(ctx context.Context, key, version string, fs *finding
 	return m, nil
 }
 
-// manifests checks every manifest and their chain: positions 1..n, each
+// checkManifests checks every listed manifest and their chain: positions 1..n, each
 // naming its predecessor's key and SHA-256. It returns those that checked
 // out, in chain order.
-func (o *objects) manifests(ctx context.Context, fs *findings) ([]*Manifest, error) {
-	listed, err := o.src.List(ctx, format.ManifestPrefix)
-	if err != nil {
-		return nil, err
-	}
-	sigs := map[string]string{}
-	for _, obj := range listed {
-		if key, ok := strings.CutSuffix(obj.Key, ".sig"); ok {
-			sigs[key] = obj.VersionID
-		}
-	}
+func (o *objects) checkManifests(ctx context.Context, listed []versions, fs *findings) ([]*Manifest, error) {
 	var chain []*Manifest
-	for _, obj := range listed {
-		if !strings.HasSuffix(obj.Key, ".json") {
-			continue
-		}
-		id := manifestVersions{obj.Key, obj.VersionID, sigs[obj.Key]}
+	for _, id := range listed {
 		o.mu.Lock()
-		m, known := o.checked[id]
+		m, known := o.manifests[id]
 		o.mu.Unlock()
 		if !known {
 			before := len(*fs)
-			if m, err = o.manifest(ctx, obj.Key, obj.VersionID, fs); err != nil {
+			var err error
+			if m, err = o.manifest(ctx, id.key, id.version, fs); err != nil {
 				return nil, err
 			}
-			if m != nil && len(*fs) == before && id.version != "" && id.sigVersion != "" {
+			if m != nil && len(*fs) == before && id.known() {
 				o.mu.Lock()
-				o.checked[id] = m
+				o.manifests[id] = m
 				o.mu.Unlock()
 			}
 		}
@@ -413,40 +439,51 @@ func sendLedger(ctx context.Context, hot Ledger, out chan<- []placed) error {
 	return err
 }
 
-// checkpoints checks the signature of every checkpoint (all) or of the
-// newest only, and returns the newest that verified, and how many it read.
-func (o *objects) checkpoints(ctx context.Context, all bool, fs *findings) (*format.Checkpoint, int, error) {
-	listed, err := o.src.List(ctx, format.CheckpointPrefix)
-	if err != nil {
-		return nil, 0, err
-	}
-	listed = slices.DeleteFunc(listed, func(obj bucket.Object) bool { return !strings.HasSuffix(obj.Key, ".json") })
+// checkCheckpoints checks the signature of every listed checkpoint (all)
+// or of the newest only, and returns the newest that verified, and how many
+// it checked.
+func (o *objects) checkCheckpoints(ctx context.Context, listed []versions, all bool, fs *findings) (*format.Checkpoint, int, error) {
 	if !all && len(listed) > 1 {
 		listed = listed[len(listed)-1:] // keys sort by ledger batch
 	}
 	var newest *format.Checkpoint
-	for _, obj := range listed {
-		body, ok, err := o.read(ctx, obj.Key, obj.VersionID, fs)
-		if err != nil {
-			return nil, 0, err
+	for _, id := range listed {
+		o.mu.Lock()
+		cp, known := o.checkpoints[id]
+		o.mu.Unlock()
+		if !known {
+			var err error
+			if cp, err = o.checkpoint(ctx, id, fs); err != nil {
+				return nil, 0, err
+			}
 		}
-		if !ok {
-			continue
-		}
-		var cp format.Checkpoint
-		if err := json.Unmarshal(body, &cp); err != nil {
-			fs.object(CheckpointInvalid, obj.Key, "checkpoint %s is not a checkpoint: %v", obj.Key, err)
-			continue
-		}
-		ok, err = o.signature(ctx, obj.Key, body, cp.KeyID, format.PublicKeyKey(cp.KeyID), CheckpointSignature, fs)
-		if err != nil {
-			return nil, 0, err
-		}
-		if ok {
-			newest = &cp
+		if cp != nil {
+			newest = cp
 		}
 	}
 	return newest, len(listed), nil
+}
+
+// checkpoint reads and checks one checkpoint; nil when it fails.
+func (o *objects) checkpoint(ctx context.Context, id versions, fs *findings) (*format.Checkpoint, error) {
+	body, ok, err := o.read(ctx, id.key, id.version, fs)
+	if !ok {
+		return nil, err
+	}
+	var cp format.Checkpoint
+	if err := json.Unmarshal(body, &cp); err != nil {
+		fs.object(CheckpointInvalid, id.key, "checkpoint %s is not a checkpoint: %v", id.key, err)
+		return nil, nil
+	}
+	if ok, err := o.signature(ctx, id.key, body, cp.KeyID, format.PublicKeyKey(cp.KeyID), CheckpointSignature, fs); !ok {
+		return nil, err
+	}
+	if id.known() {
+		o.mu.Lock()
+		o.checkpoints[id] = &cp
+		o.mu.Unlock()
+	}
+	return &cp, nil
 }
 
 // checkTotals checks a manifest's own figures against its parts: the day,

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"strings"
 
 	"function/archive/bucket"
@@ -93,7 +92,10 @@ func (d dirSource) String() string { return d.name }
 
 func (d dirSource) List(_ context.Context, prefix string) ([]bucket.Object, error) {
 	var out []bucket.Object
-	root := path.Clean(strings.TrimSuffix(prefix, "/"))
+	root := "." // the folder prefix lies in
+	if i := strings.LastIndex(prefix, "/"); i > 0 {
+		root = prefix[:i]
+	}
 	err := fs.WalkDir(d.fsys, root, func(p string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err

@@ -62,7 +62,11 @@ func (v *Verifier) Verify(ctx context.Context, s Scope) (Report, error) {
 		used, rep.EventsChecked = parts, checked
 	}
 	if v.objs != nil {
-		manifests, err := v.objs.manifests(ctx, &fs)
+		signed, err := v.objs.list(ctx)
+		if err != nil {
+			return rep, err
+		}
+		manifests, err := v.objs.checkManifests(ctx, signed.manifests, &fs)
 		if err != nil {
 			return rep, err
 		}
@@ -83,7 +87,7 @@ func (v *Verifier) Verify(ctx context.Context, s Scope) (Report, error) {
 			}
 			rep.EventsChecked, rep.Parts = n, parts
 		}
-		newest, n, err := v.objs.checkpoints(ctx, v.pool == nil, &fs)
+		newest, n, err := v.objs.checkCheckpoints(ctx, signed.checkpoints, v.pool == nil, &fs)
 		if err != nil {
 			return rep, err
 		}
