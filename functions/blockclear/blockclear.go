@@ -44,7 +44,6 @@ type Function struct {
 	// Its state is the audit emitter, once started.
 	*lifecycle.State[emitter.Emitter]
 	now     func() time.Time
-	stamps  *stamps
 	cleared *prometheus.CounterVec
 	// The reconcile: nil kube outside a cluster.
 	kube      *kubeapi.Client
@@ -55,12 +54,11 @@ type Function struct {
 // New returns the function; Start connects its emitter.
 func New() *Function {
 	f := &Function{
-		State:  lifecycle.New[emitter.Emitter]("blockclear"),
-		now:    time.Now,
-		stamps: newStamps(10 * time.Minute),
+		State: lifecycle.New[emitter.Emitter]("blockclear"),
+		now:   time.Now,
 		cleared: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditfn_blockclear_decisions_total",
-			Help: "Admission decisions on WorkflowExecution updates, and clearances caught up from cluster events or reconciled.",
+			Help: "Admission decisions on WorkflowExecution updates (stamped: a clearance admitted, audited once seen persisted), and clearances recorded from cluster events or reconciled.",
 		}, []string{"decision"}),
 	}
 	f.Registry().MustRegister(f.cleared)
@@ -145,12 +143,12 @@ func (f *Function) review(w http.ResponseWriter, r *http.Request) {
 		f.cleared.WithLabelValues("malformed").Inc()
 		out = respond("", deny(http.StatusBadRequest, "malformed AdmissionReview: %v", err))
 	} else {
-		d := admit(in.Request, f.stamps, f.now())
+		d := admit(in.Request, f.now())
 		switch {
-		case d.event != nil:
-			f.Load().Emit(*d.event)
-			f.cleared.WithLabelValues("cleared").Inc()
-			f.Log.Info("block cleared", "wfe", d.event.Subject, "by", d.event.ActorID, "event", d.event.ID)
+		case len(d.patch) > 0:
+			f.cleared.WithLabelValues("stamped").Inc()
+			f.Log.Info("block clearance stamped; audited once persisted", "wfe", in.Request.Namespace+"/"+in.Request.Name,
+				"by", in.Request.UserInfo.Username, "dry_run", in.Request.DryRun != nil && *in.Request.DryRun)
 		case !d.allowed:
 			f.cleared.WithLabelValues("denied").Inc()
 			f.Log.Info("clearance denied", "uid", in.Request.UID, "user", in.Request.UserInfo.Username, "reason", d.message)
@@ -163,8 +161,10 @@ func (f *Function) review(w http.ResponseWriter, r *http.Request) {
 }
 
 // catchUp emits the audit event of a clearance recorded on an updated
-// WorkflowExecution. Its id is the webhook's, so if the webhook's event
-// landed, the collector stores this one as a duplicate: nothing twice.
+// WorkflowExecution: the object as the API server persisted it, so the
+// event claims only a clearance that took effect. Every later update of the
+// object carries the clearance again, with the same event id (the object's
+// uid and clearedAt), so the collector keeps one copy.
 func (f *Function) catchUp(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxReviewBytes)
 	e, err := cehttp.NewEventFromHTTPRequest(r)
@@ -201,7 +201,7 @@ func (f *Function) catchUp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Load().Emit(ev)
-	f.cleared.WithLabelValues("caught_up").Inc()
+	f.cleared.WithLabelValues("recorded").Inc()
 	w.WriteHeader(http.StatusAccepted)
 }
 

@@ -33,15 +33,15 @@ func workflowExecutions(ns string) string {
 
 // maxReconciled bounds the events one reconcile emits, newest clearances
 // first: at half the emitter's default buffer, a flood of old clearances
-// cannot push out a webhook event waiting to be sent. Clearances are made by
+// cannot push out a fresh clearance's event waiting to be sent. Clearances are made by
 // people; a week of them is far fewer.
 var maxReconciled = 5000
 
 // reconcile emits the audit event of every clearance recorded on a
 // WorkflowExecution within the window. ApiServerSource sends nothing for
 // objects that changed while it was not running, so a clearance whose
-// webhook event was also lost would otherwise never be audited; the event
-// ids are the webhook's, so the collector keeps one copy of each.
+// update event was lost would otherwise never be audited; the event ids are
+// those of the update events, so the collector keeps one copy of each.
 func (f *Function) reconcile(ctx context.Context, since time.Time, emit func(auditevent.Event)) (int, error) {
 	var found []auditevent.Event
 	err := f.kube.List(ctx, workflowExecutions(f.namespace), func(item json.RawMessage) error {

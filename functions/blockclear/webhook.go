@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"function/shared/auditevent"
 	"function/shared/pgtext"
 )
 
@@ -27,14 +26,15 @@ const (
 )
 
 // decision is the webhook's answer to one AdmissionRequest: allowed or not,
-// the JSON patch to apply, and the audit event to emit when a block was
-// cleared.
+// and the JSON patch that stamps a clearance. It emits nothing: the API
+// server may still refuse the update after this webhook (a later admission
+// plugin, the schema, a conflict), so the audit event is emitted only once
+// the clearance is seen persisted (catchUp, reconcile).
 type decision struct {
 	allowed bool
 	message string
 	code    int32
 	patch   []patchOp
-	event   *auditevent.Event
 }
 
 type patchOp struct {
@@ -51,8 +51,8 @@ var allow = decision{allowed: true}
 
 // admit applies the BR-WE-013 rules to an UPDATE of a WorkflowExecution (or
 // its status). Identity comes only from req.UserInfo, as the API server
-// verified it; the clearance time from clock.
-func admit(req *admissionv1.AdmissionRequest, clock *stamps, now time.Time) decision {
+// verified it; the clearance time from now.
+func admit(req *admissionv1.AdmissionRequest, now time.Time) decision {
 	if req.Kind.Kind != "WorkflowExecution" || req.Operation != admissionv1.Update {
 		return allow
 	}
@@ -77,8 +77,12 @@ func admit(req *admissionv1.AdmissionRequest, clock *stamps, now time.Time) deci
 				prev.ClearedBy, prev.ClearedAt.UTC().Format(time.RFC3339))
 		}
 		return allow
-	case next == nil || reflect.DeepEqual(next, &BlockClearance{}):
-		return allow // the update does not touch blockClearance
+	case next == nil || reflect.DeepEqual(prev, next):
+		// The update leaves blockClearance as it was (or drops one no
+		// webhook stamped). Any other blockClearance, even {} or one of
+		// empty strings, is a clearance to Kubernaut's controller, which
+		// reads a non-nil blockClearance as cleared: it is checked below.
+		return allow
 	}
 
 	user := req.UserInfo
@@ -118,7 +122,7 @@ func admit(req *admissionv1.AdmissionRequest, clock *stamps, now time.Time) deci
 	// Whatever the request said about who and when is replaced by what the
 	// API server verified and by our clock.
 	cleared := &BlockClearance{
-		ClearedAt:       metav1.NewTime(clock.at(string(obj.UID), user.Username, reason, now)),
+		ClearedAt:       metav1.NewTime(now.UTC().Truncate(time.Second)), // as the API server stores it
 		ClearedBy:       user.Username,
 		ClearedByUID:    user.UID,
 		ClearedByGroups: append([]string{}, user.Groups...),
@@ -126,15 +130,11 @@ func admit(req *admissionv1.AdmissionRequest, clock *stamps, now time.Time) deci
 		ClearMethod:     method,
 	}
 	obj.Status.BlockClearance = cleared
-	d := decision{allowed: true, patch: []patchOp{{Op: "add", Path: "/status/blockClearance", Value: cleared}}}
-	if req.DryRun == nil || !*req.DryRun {
-		ev, err := auditEvent(&obj)
-		if err != nil {
-			return deny(http.StatusInternalServerError, "audit event: %v", err)
-		}
-		d.event = &ev
+	if _, err := auditEvent(&obj); err != nil {
+		// Stamped, it could not be audited when seen persisted.
+		return deny(http.StatusBadRequest, "the clearance cannot be audited: %v", err)
 	}
-	return d
+	return decision{allowed: true, patch: []patchOp{{Op: "add", Path: "/status/blockClearance", Value: cleared}}}
 }
 
 // badUserText names the first field of the identity that PostgreSQL cannot

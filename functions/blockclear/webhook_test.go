@@ -2,13 +2,17 @@ package blockclear
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -71,7 +75,7 @@ func TestAClearanceIsRecordedWithTheVerifiedIdentity(t *testing.T) {
 	// The request forges who and when; the webhook replaces both.
 	obj := withClearance(BlockClearance{ClearReason: "  root cause fixed in PR 1234  ", ClearedBy: "mallory",
 		ClearedAt: metav1.NewTime(now.Add(-24 * time.Hour))})
-	d := admit(request(failedWFE(), obj, alice()), newStamps(time.Minute), now)
+	d := admit(request(failedWFE(), obj, alice()), now)
 	require.True(t, d.allowed, d.message)
 	require.Len(t, d.patch, 1)
 	assert.Equal(t, "add", d.patch[0].Op)
@@ -84,8 +88,11 @@ func TestAClearanceIsRecordedWithTheVerifiedIdentity(t *testing.T) {
 	assert.Equal(t, "root cause fixed in PR 1234", bc.ClearReason)
 	assert.Equal(t, MethodStatusField, bc.ClearMethod)
 
-	require.NotNil(t, d.event)
-	ev := d.event
+	// Once the API server has persisted it, the object carries the
+	// clearance, and that is what is audited.
+	persisted := withClearance(*bc)
+	ev, err := auditEvent(&persisted)
+	require.NoError(t, err)
 	assert.Equal(t, auditevent.TypeBlockCleared, ev.Type)
 	assert.Equal(t, EventID("3c1e0d8a-2b4f-4a6e-9c7d-1e2f3a4b5c6d", now.Truncate(time.Second)), ev.ID)
 	assert.Equal(t, "user", ev.ActorType)
@@ -98,15 +105,6 @@ func TestAClearanceIsRecordedWithTheVerifiedIdentity(t *testing.T) {
 	assert.Equal(t, "payments/Deployment/api", p.TargetResource)
 	assert.Equal(t, "6f1c2a4e-5b7d-5e8f-9a0b-1c2d3e4f5a6b", p.WorkflowID)
 	assert.NotContains(t, string(ev.Data), "mallory")
-}
-
-func TestARetriedAdmissionCallGetsTheSameClearance(t *testing.T) {
-	clock := newStamps(time.Minute)
-	obj := withClearance(BlockClearance{ClearReason: "root cause fixed in PR 1234"})
-	first := admit(request(failedWFE(), obj, alice()), clock, now)
-	again := admit(request(failedWFE(), obj, alice()), clock, now.Add(3*time.Second))
-	assert.Equal(t, first.event.ID, again.event.ID)
-	assert.Equal(t, first.patch, again.patch)
 }
 
 func TestDecisions(t *testing.T) {
@@ -138,6 +136,9 @@ func TestDecisions(t *testing.T) {
 		message  string
 	}{
 		{"status update not touching the clearance", failedWFE(), conditions, alice(), true, 0, ""},
+		{"unstamped clearance left as it was", withClearance(BlockClearance{}), withClearance(BlockClearance{}), alice(), true, 0, ""},
+		{"empty blockClearance", failedWFE(), withClearance(BlockClearance{}), alice(), false, 400, "clearReason must say why"},
+		{"blockClearance of empty strings and lists", failedWFE(), withClearance(BlockClearance{ClearedByGroups: []string{}}), alice(), false, 400, "clearReason must say why"},
 		{"unchanged existing clearance", withClearance(cleared), withClearance(cleared), alice(), true, 0, ""},
 		{"no verified user", failedWFE(), withClearance(BlockClearance{ClearReason: "root cause fixed in PR 1234"}), authnv1.UserInfo{}, false, 403, "no user identity"},
 		{"empty reason", failedWFE(), withClearance(BlockClearance{ClearMethod: MethodStatusField}), alice(), false, 400, "clearReason"},
@@ -157,24 +158,75 @@ func TestDecisions(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := admit(request(c.old, c.obj, c.user), newStamps(time.Minute), now)
+			d := admit(request(c.old, c.obj, c.user), now)
 			assert.Equal(t, c.allowed, d.allowed, d.message)
 			assert.Equal(t, c.code, d.code)
 			assert.Contains(t, d.message, c.message)
-			assert.Nil(t, d.event, "no audit event without a new clearance")
 			assert.Nil(t, d.patch)
 		})
 	}
 }
 
-func TestDryRunEmitsNothing(t *testing.T) {
-	req := request(failedWFE(), withClearance(BlockClearance{ClearReason: "root cause fixed in PR 1234"}), alice())
+// Admitting a clearance, dry run or not, emits nothing: the API server may
+// still refuse the update. The persisted object, seen through a cluster
+// event, is what is audited, once.
+func TestOnlyAPersistedClearanceIsAudited(t *testing.T) {
+	var mu sync.Mutex
+	var received []string
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var evs []cloudevents.Event
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/cloudevents-batch+json") {
+			var err error
+			evs, err = cehttp.NewEventsFromHTTPRequest(r)
+			assert.NoError(t, err)
+		} else if ev, err := cehttp.NewEventFromHTTPRequest(r); assert.NoError(t, err) {
+			evs = append(evs, *ev)
+		}
+		mu.Lock()
+		for _, ev := range evs {
+			received = append(received, ev.ID())
+		}
+		mu.Unlock()
+	}))
+	defer sink.Close()
+	f := New()
+	require.NoError(t, f.Start(context.Background(), map[string]string{"K_SINK": sink.URL}))
+
+	var patch []patchOp
 	dry := true
-	req.DryRun = &dry
-	d := admit(req, newStamps(time.Minute), now)
-	assert.True(t, d.allowed)
-	assert.NotEmpty(t, d.patch)
-	assert.Nil(t, d.event)
+	for _, dryRun := range []*bool{&dry, nil} {
+		req := request(failedWFE(), withClearance(BlockClearance{ClearReason: "root cause fixed in PR 1234"}), alice())
+		req.DryRun = dryRun
+		body, _ := json.Marshal(admissionv1.AdmissionReview{Request: req})
+		rec := httptest.NewRecorder()
+		f.Handle(rec, httptest.NewRequest(http.MethodPost, WebhookPath, bytes.NewReader(body)))
+		var out admissionv1.AdmissionReview
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &out))
+		require.True(t, out.Response.Allowed)
+		require.NoError(t, json.Unmarshal(out.Response.Patch, &patch))
+	}
+	require.Len(t, patch, 1)
+	stamped, _ := json.Marshal(patch[0].Value)
+	var bc BlockClearance
+	require.NoError(t, json.Unmarshal(stamped, &bc))
+
+	persisted := withClearance(bc)
+	e := cloudevents.NewEvent()
+	e.SetID("apiserver-1")
+	e.SetSource("https://10.96.0.1:443")
+	e.SetType(ResourceUpdate)
+	require.NoError(t, e.SetData(cloudevents.ApplicationJSON, persisted))
+	req, err := cehttp.NewHTTPRequestFromEvent(context.Background(), "http://blockclear/", e)
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	f.Handle(rec, req)
+	require.Equal(t, http.StatusAccepted, rec.Code, rec.Body.String())
+	require.NoError(t, f.Stop(context.Background())) // flushes
+
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{EventID(string(persisted.UID), bc.ClearedAt.Time).String()}, received,
+		"one event, from the persisted object; none from admission")
 }
 
 // The HTTP endpoint answers every body with an AdmissionReview, never a panic.
@@ -222,10 +274,10 @@ func TestANULDeniesOnlyAClearance(t *testing.T) {
 	old.Annotations = map[string]string{"note": "a\x00b"}
 	obj := old
 	obj.Status.FailureDetails = &FailureDetails{Reason: "TaskFailed", Message: "updated by the controller"}
-	d := admit(request(old, obj, alice()), newStamps(time.Minute), now)
+	d := admit(request(old, obj, alice()), now)
 	assert.True(t, d.allowed, d.message)
 	obj.Status.BlockClearance = &BlockClearance{ClearReason: "root cause fixed in PR 1234"}
-	d = admit(request(old, obj, alice()), newStamps(time.Minute), now)
+	d = admit(request(old, obj, alice()), now)
 	assert.False(t, d.allowed)
 	assert.Contains(t, d.message, "request.object.metadata.annotations.note must be valid UTF-8")
 }
