@@ -69,7 +69,7 @@ func withAPI(f *Function, srv *httptest.Server, token string) {
 // A reconcile emits, across every page, the event of each clearance made in
 // the window, with the id the webhook gave it; nothing for WFEs not cleared,
 // cleared before the window, or without a uid.
-func TestReconcileEmitsEachRecentClearanceUnderTheWebhooksID(t *testing.T) {
+func TestReconcileEmitsEachRecentClearanceUnderItsUpdateEventsID(t *testing.T) {
 	items := []WorkflowExecution{
 		cleared("wfe-a", "uid-a", now.Add(-time.Hour)),
 		cleared("wfe-not-cleared", "uid-b", time.Time{}),
