@@ -30,7 +30,7 @@ type response struct {
 // Handle answers step 1 and emits workflow.catalog.actions_listed.
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	c := f.Accept(w, r, r.URL.Path == Path, "GET "+Path, http.MethodGet)
+	c, caller := f.Accept(w, r, r.URL.Path == Path, "GET "+Path, http.MethodGet)
 	if c == nil {
 		return
 	}
@@ -47,7 +47,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	}
 	elapsed := discovery.Since(start)
 	httpjson.Write(w, http.StatusOK, response{ActionTypes: page, Pagination: pagination})
-	f.Audit(r, auditevent.ActionsListed{
+	f.Audit(r, caller, auditevent.ActionsListed{
 		RemediationID: req.RemediationID, SignalContext: req.SignalContext(), ResultCount: len(page),
 		ActionTypes: names, Pagination: pagination, QueryDurationMs: elapsed,
 	})

@@ -76,7 +76,7 @@ func (f *Function) Start(_ context.Context, cfg map[string]string) error {
 	// Without the API the webhook still works; only pings answer 503, which
 	// the PingSource's failed deliveries make visible.
 	namespace := c[SettingReconcileNamespace]
-	kube, err := kubeapi.InCluster()
+	kube, err := kubeapi.FromSettings(c)
 	if err == nil && namespace == "" {
 		namespace, err = kubeapi.InClusterNamespace()
 	}

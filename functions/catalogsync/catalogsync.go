@@ -80,7 +80,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		return err
 	}
 	namespace := c[SettingNamespace]
-	kube, err := kubeapi.InCluster()
+	kube, err := kubeapi.FromSettings(c)
 	if err == nil && namespace == "" {
 		namespace, err = kubeapi.InClusterNamespace()
 	}

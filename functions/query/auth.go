@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"strings"
 )
@@ -66,13 +65,4 @@ func (tf *tokenFile) authenticate(_ context.Context, token string) (string, erro
 		return "", errUnauthenticated
 	}
 	return name, nil
-}
-
-// bearer is the request's bearer token, if any.
-func bearer(r *http.Request) string {
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return ""
-	}
-	return strings.TrimSpace(token)
 }

@@ -2,16 +2,15 @@ package query
 
 import (
 	"context"
-	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/http"
-	"sync"
-	"time"
 
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"function/shared/config"
 	"function/shared/kubeapi"
 )
 
@@ -25,23 +24,13 @@ const accessPath = "/api/v1/audit/*"
 
 // kubeAuth checks bearer tokens with the Kubernetes API server: a
 // TokenReview says who the caller is, a SubjectAccessReview whether they may
-// read the audit trail. Answers are cached for a minute per token.
-type kubeAuth struct {
-	api *kubeapi.Client
+// read the audit trail; kubeapi.Tokens remembers both a minute per token.
+type kubeAuth struct{ tokens *kubeapi.Tokens }
 
-	mu    sync.Mutex
-	cache map[[32]byte]cached
-}
-
-type cached struct {
-	name    string
-	err     error
-	expires time.Time
-}
-
-// inClusterAuth builds a kubeAuth from the pod's service account.
-func inClusterAuth() (*kubeAuth, error) {
-	api, err := kubeapi.InCluster()
+// clusterAuth builds a kubeAuth for the API server the settings name: the
+// pod's own, unless kubeapi's settings name another.
+func clusterAuth(c config.Config) (*kubeAuth, error) {
+	api, err := kubeapi.FromSettings(c)
 	if err != nil {
 		return nil, fmt.Errorf("%s=kubernetes: %w", SettingAuth, err)
 	}
@@ -49,58 +38,30 @@ func inClusterAuth() (*kubeAuth, error) {
 }
 
 func newKubeAuth(api *kubeapi.Client) *kubeAuth {
-	return &kubeAuth{api: api, cache: map[[32]byte]cached{}}
+	return &kubeAuth{tokens: kubeapi.NewTokens(api, func(ctx context.Context, u authnv1.UserInfo) error {
+		var sar authzv1.SubjectAccessReview
+		if err := api.Do(ctx, http.MethodPost, "/apis/authorization.k8s.io/v1/subjectaccessreviews", authzv1.SubjectAccessReview{
+			TypeMeta: metav1.TypeMeta{APIVersion: "authorization.k8s.io/v1", Kind: "SubjectAccessReview"},
+			Spec: authzv1.SubjectAccessReviewSpec{User: u.Username, UID: u.UID, Groups: u.Groups,
+				NonResourceAttributes: &authzv1.NonResourceAttributes{Path: accessPath, Verb: "get"}},
+		}, &sar); err != nil {
+			return err
+		}
+		if !sar.Status.Allowed {
+			return &kubeapi.Refused{Reason: errForbidden.Error()}
+		}
+		return nil
+	})}
 }
 
 func (k *kubeAuth) authenticate(ctx context.Context, token string) (string, error) {
-	if token == "" {
+	u, err := k.tokens.Review(ctx, token)
+	var refused *kubeapi.Refused
+	switch {
+	case errors.Is(err, kubeapi.ErrUnauthenticated):
 		return "", errUnauthenticated
-	}
-	key := sha256.Sum256([]byte(token))
-	k.mu.Lock()
-	c, ok := k.cache[key]
-	k.mu.Unlock()
-	if ok && time.Now().Before(c.expires) {
-		return c.name, c.err
-	}
-	name, err := k.review(ctx, token)
-	if err == nil || err == errUnauthenticated || err == errForbidden {
-		k.mu.Lock()
-		if len(k.cache) > 10000 {
-			k.cache = map[[32]byte]cached{}
-		}
-		k.cache[key] = cached{name: name, err: err, expires: time.Now().Add(time.Minute)}
-		k.mu.Unlock()
-	}
-	return name, err
-}
-
-func (k *kubeAuth) review(ctx context.Context, token string) (string, error) {
-	var tr authnv1.TokenReview
-	if err := k.api.Do(ctx, http.MethodPost, "/apis/authentication.k8s.io/v1/tokenreviews", authnv1.TokenReview{
-		TypeMeta: typeMeta("authentication.k8s.io/v1", "TokenReview"),
-		Spec:     authnv1.TokenReviewSpec{Token: token},
-	}, &tr); err != nil {
-		return "", err
-	}
-	if !tr.Status.Authenticated {
-		return "", errUnauthenticated
-	}
-	u := tr.Status.User
-	var sar authzv1.SubjectAccessReview
-	if err := k.api.Do(ctx, http.MethodPost, "/apis/authorization.k8s.io/v1/subjectaccessreviews", authzv1.SubjectAccessReview{
-		TypeMeta: typeMeta("authorization.k8s.io/v1", "SubjectAccessReview"),
-		Spec: authzv1.SubjectAccessReviewSpec{User: u.Username, UID: u.UID, Groups: u.Groups,
-			NonResourceAttributes: &authzv1.NonResourceAttributes{Path: accessPath, Verb: "get"}},
-	}, &sar); err != nil {
-		return "", err
-	}
-	if !sar.Status.Allowed {
+	case errors.As(err, &refused):
 		return "", errForbidden
 	}
-	return u.Username, nil
-}
-
-func typeMeta(apiVersion, kind string) metav1.TypeMeta {
-	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
+	return u.Username, err
 }

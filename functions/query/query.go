@@ -19,6 +19,7 @@ import (
 	"function/shared/auditstore"
 	"function/shared/config"
 	"function/shared/httpjson"
+	"function/shared/kubeapi"
 	"function/shared/lifecycle"
 	"function/shared/pgdb"
 	"function/shared/problem"
@@ -63,7 +64,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 	}
 	var auth authenticator
 	if c[SettingAuth] == "kubernetes" {
-		auth, err = inClusterAuth()
+		auth, err = clusterAuth(c)
 	} else {
 		var path string
 		if path, err = c.Required(SettingTokensFile); err == nil {
@@ -119,7 +120,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *Function) serve(w http.ResponseWriter, r *http.Request, st *running) int {
-	who, err := st.auth.authenticate(r.Context(), bearer(r))
+	who, err := st.auth.authenticate(r.Context(), kubeapi.Bearer(r))
 	switch {
 	case errors.Is(err, errUnauthenticated):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="auditfn"`)

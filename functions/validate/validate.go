@@ -51,7 +51,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rawID, ok := strings.CutPrefix(r.URL.Path, prefix)
 	rawID, ok2 := strings.CutSuffix(rawID, suffix)
-	c := f.Accept(w, r, ok && ok2 && !strings.Contains(rawID, "/"), "GET and POST "+prefix+"{workflow_id}"+suffix, http.MethodGet, http.MethodPost)
+	c, caller := f.Accept(w, r, ok && ok2 && !strings.Contains(rawID, "/"), "GET and POST "+prefix+"{workflow_id}"+suffix, http.MethodGet, http.MethodPost)
 	if c == nil {
 		return
 	}
@@ -84,7 +84,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	if gate != auditevent.GatePass {
 		event.QueryDurationMs = discovery.Since(start)
 		discovery.NotFound(w)
-		f.Audit(r, event)
+		f.Audit(r, caller, event)
 		f.Observe(http.StatusNotFound, start)
 		return
 	}
@@ -101,7 +101,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	}
 	event.QueryDurationMs = discovery.Since(start)
 	httpjson.Write(w, http.StatusOK, resp)
-	f.Audit(r, event)
+	f.Audit(r, caller, event)
 	f.Observe(http.StatusOK, start)
 }
 

@@ -27,7 +27,7 @@ func New() *Function { return &Function{discovery.NewBase("workflow")} }
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rawID, ok := strings.CutPrefix(r.URL.Path, Prefix)
-	c := f.Accept(w, r, ok && !strings.Contains(rawID, "/"), "GET "+Prefix+"{workflow_id}", http.MethodGet)
+	c, caller := f.Accept(w, r, ok && !strings.Contains(rawID, "/"), "GET "+Prefix+"{workflow_id}", http.MethodGet)
 	if c == nil {
 		return
 	}
@@ -57,6 +57,6 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	} else {
 		discovery.NotFound(w)
 	}
-	f.Audit(r, event)
+	f.Audit(r, caller, event)
 	f.Observe(status, start)
 }

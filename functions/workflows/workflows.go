@@ -49,7 +49,7 @@ type response struct {
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	actionType, ok := strings.CutPrefix(r.URL.Path, Prefix)
-	c := f.Accept(w, r, ok && !strings.Contains(actionType, "/"), "GET "+Prefix+"{action_type}", http.MethodGet)
+	c, caller := f.Accept(w, r, ok && !strings.Contains(actionType, "/"), "GET "+Prefix+"{action_type}", http.MethodGet)
 	if c == nil {
 		return
 	}
@@ -78,7 +78,7 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	}
 	elapsed := discovery.Since(start)
 	httpjson.Write(w, http.StatusOK, response{ActionType: actionType, Workflows: out, Pagination: pagination})
-	f.Audit(r, auditevent.WorkflowsListed{
+	f.Audit(r, caller, auditevent.WorkflowsListed{
 		RemediationID: req.RemediationID, SignalContext: req.SignalContext(), ActionType: actionType,
 		ResultCount: len(page), ActionTypes: []string{actionType}, Workflows: audited,
 		Pagination: pagination, QueryDurationMs: elapsed,

@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -17,15 +18,22 @@ import (
 	"function/shared/catalogstore"
 	"function/shared/config"
 	"function/shared/emitter"
+	"function/shared/kubeapi"
 	"function/shared/lifecycle"
 	"function/shared/problem"
 )
 
-// Caller is the actor recorded on discovery events: the HolmesGPT API
-// service, the only caller of discovery (BR-AUDIT-022). Callers are not
-// authenticated per request here; the cluster's network policy admits only
-// HAPI.
+// Caller is the actor recorded on discovery events when callers are not
+// authenticated (SettingAuth unset, as in `make run`): the HolmesGPT API
+// service, the only caller of discovery (BR-AUDIT-022).
 var Caller = auditevent.Actor{Type: "service", ID: "holmesgpt-api"}
+
+// SettingAuth set to "kubernetes" makes every discovery request carry a
+// bearer token the cluster's API server accepts (a TokenReview, remembered
+// a minute per token); the identity it names, such as
+// system:serviceaccount:kubernaut-system:holmesgpt-api, is the audited
+// actor. Without one a request is answered 401 and audited nowhere.
+const SettingAuth = "AUDITFN_DISCOVERY_AUTH"
 
 // Base is the lifecycle every discovery function shares: the catalog
 // snapshot kept current from PostgreSQL, the audit emitter and metrics.
@@ -42,6 +50,7 @@ type running struct {
 	catalog *catalogstore.Snapshots
 	emitter *emitter.Emitter
 	audit   func(auditevent.Event)
+	callers *kubeapi.Tokens // nil: callers are not authenticated
 }
 
 // NewBase prepares the shared parts of function name.
@@ -72,6 +81,18 @@ func (b *Base) Start(ctx context.Context, cfg map[string]string) error {
 	if _, err := c.Required(config.Sink); err != nil {
 		return err
 	}
+	var callers *kubeapi.Tokens
+	switch c[SettingAuth] {
+	case "":
+	case "kubernetes":
+		api, err := kubeapi.FromSettings(c)
+		if err != nil {
+			return fmt.Errorf("%s=kubernetes: %w", SettingAuth, err)
+		}
+		callers = kubeapi.NewTokens(api, nil)
+	default:
+		return fmt.Errorf("setting %s=%q: must be kubernetes or unset", SettingAuth, c[SettingAuth])
+	}
 	pgcfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return fmt.Errorf("%s: %w", config.PGDSN, err)
@@ -85,7 +106,7 @@ func (b *Base) Start(ctx context.Context, cfg map[string]string) error {
 		snaps.Close()
 		return err
 	}
-	b.Store(&running{catalog: snaps, emitter: em, audit: em.Emit})
+	b.Store(&running{catalog: snaps, emitter: em, audit: em.Emit, callers: callers})
 	return nil
 }
 
@@ -128,10 +149,10 @@ func (b *Base) Catalog() *catalog.Catalog {
 
 var traceParentRE = regexp.MustCompile(`^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$`)
 
-// Audit emits the event of an answered request; it never blocks or fails
-// the request.
-func (b *Base) Audit(r *http.Request, p auditevent.Payload) {
-	ev, err := auditevent.New(b.name, p, Caller, time.Now())
+// Audit emits the event of an answered request, with caller (from Accept)
+// as its actor; it never blocks or fails the request.
+func (b *Base) Audit(r *http.Request, caller auditevent.Actor, p auditevent.Payload) {
+	ev, err := auditevent.New(b.name, p, caller, time.Now())
 	if err != nil {
 		b.Log.Error("build audit event", "type", p.EventType(), "err", err)
 		return
@@ -169,23 +190,54 @@ func NotFound(w http.ResponseWriter) {
 
 // Accept is how every discovery handler begins: pathOK says whether the
 // path is the function's, methods are those it serves, usage says both for
-// the error. It answers 404, 405 or 503 (still starting) itself and returns
-// nil then; otherwise the catalog snapshot to serve from.
-func (b *Base) Accept(w http.ResponseWriter, r *http.Request, pathOK bool, usage string, methods ...string) *catalog.Catalog {
+// the error. It answers 404, 405, 503 (still starting, or the API server
+// cannot check the caller now) or 401 (an unauthenticated caller) itself
+// and returns nil then; otherwise the catalog snapshot to serve from and
+// the caller to audit.
+func (b *Base) Accept(w http.ResponseWriter, r *http.Request, pathOK bool, usage string, methods ...string) (*catalog.Catalog, auditevent.Actor) {
 	switch {
 	case !pathOK:
 		problem.Write(w, http.StatusNotFound, "this function serves "+usage)
-		return nil
+		return nil, auditevent.Actor{}
 	case !slices.Contains(methods, r.Method):
 		w.Header().Set("Allow", strings.Join(methods, ", "))
 		problem.Write(w, http.StatusMethodNotAllowed, "this function serves "+usage)
-		return nil
+		return nil, auditevent.Actor{}
 	}
-	c := b.Catalog()
-	if c == nil {
+	st := b.Load()
+	if st == nil {
 		problem.Write(w, http.StatusServiceUnavailable, "function is starting")
+		return nil, auditevent.Actor{}
 	}
-	return c
+	caller, err := b.caller(r, st)
+	switch {
+	case errors.Is(err, kubeapi.ErrUnauthenticated):
+		w.Header().Set("WWW-Authenticate", `Bearer realm="auditfn"`)
+		problem.Write(w, http.StatusUnauthorized, err.Error())
+		return nil, auditevent.Actor{}
+	case err != nil:
+		b.Log.Error("authenticate caller", "err", err)
+		problem.Write(w, http.StatusServiceUnavailable, "cannot check credentials now")
+		return nil, auditevent.Actor{}
+	}
+	return st.catalog.Current(), caller
+}
+
+// caller is who sent r: the identity its bearer token names, or Caller when
+// callers are not authenticated.
+func (b *Base) caller(r *http.Request, st *running) (auditevent.Actor, error) {
+	if st.callers == nil {
+		return Caller, nil
+	}
+	u, err := st.callers.Review(r.Context(), kubeapi.Bearer(r))
+	if err != nil {
+		return auditevent.Actor{}, err
+	}
+	kind := "user"
+	if strings.HasPrefix(u.Username, "system:serviceaccount:") {
+		kind = "service"
+	}
+	return auditevent.Actor{Type: kind, ID: u.Username}, nil
 }
 
 // Pagination is the answered pagination block.

@@ -14,10 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"time"
+
+	"function/shared/config"
 )
 
 // ServiceAccountDir is where a pod's API token and CA are mounted.
@@ -46,16 +49,50 @@ func InCluster() (*Client, error) {
 	if host == "" || port == "" {
 		return nil, ErrNotInCluster
 	}
-	ca, err := os.ReadFile(ServiceAccountDir + "/ca.crt")
+	return fromFiles("https://"+net.JoinHostPort(host, port), ServiceAccountDir+"/ca.crt", ServiceAccountDir+"/token")
+}
+
+// Settings that point the functions at an API server from outside a pod
+// (a local control plane, tests): its URL, the CA file that signs its
+// serving certificate and a file holding the bearer token to send. Unset,
+// the pod's own service account is used.
+const (
+	SettingAPI       = "AUDITFN_KUBE_API"
+	SettingCAFile    = "AUDITFN_KUBE_CA_FILE"
+	SettingTokenFile = "AUDITFN_KUBE_TOKEN_FILE"
+)
+
+// FromSettings is a Client for the API server the settings name, or, when
+// they name none, InCluster.
+func FromSettings(c config.Config) (*Client, error) {
+	api := c[SettingAPI]
+	if api == "" {
+		return InCluster()
+	}
+	caFile, err := c.Required(SettingCAFile)
+	if err != nil {
+		return nil, err
+	}
+	tokenFile, err := c.Required(SettingTokenFile)
+	if err != nil {
+		return nil, err
+	}
+	return fromFiles(api, caFile, tokenFile)
+}
+
+// fromFiles is a Client for api, trusting the CA in caFile and sending the
+// token in tokenFile, read again for each request: tokens rotate.
+func fromFiles(api, caFile, tokenFile string) (*Client, error) {
+	ca, err := os.ReadFile(caFile)
 	if err != nil {
 		return nil, err
 	}
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca)
+	if !pool.AppendCertsFromPEM(ca) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
+	}
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	return New("https://"+host+":"+port, hc, func() ([]byte, error) {
-		return os.ReadFile(ServiceAccountDir + "/token") // re-read: projected tokens rotate
-	}), nil
+	return New(api, hc, func() ([]byte, error) { return os.ReadFile(tokenFile) }), nil
 }
 
 // InClusterNamespace is the namespace the pod runs in.
