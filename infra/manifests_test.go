@@ -28,6 +28,7 @@ import (
 	"function/infra/migrations"
 	"function/shared/auditevent"
 	"function/shared/config"
+	"function/shared/discovery"
 	"function/shared/emitter"
 	"function/shared/eventauth"
 	"function/shared/pgdb"
@@ -80,7 +81,7 @@ var knownSettings = map[string]bool{
 	function.SettingFunction: true, "LISTEN_ADDRESS": true,
 	config.PGDSN: true, config.S3Endpoint: true, config.S3AccessKey: true, config.S3SecretKey: true, config.S3Bucket: true,
 	emitter.SettingMode: true, emitter.SettingBuffer: true, emitter.SettingBatch: true,
-	collector.SettingMaxBatch: true, query.SettingAuth: true, query.SettingTokensFile: true,
+	collector.SettingMaxBatch: true, query.SettingAuth: true, query.SettingTokensFile: true, discovery.SettingAuth: true,
 	settingArchiveSigningKey: true, settingHotDays: true, settingRetentionDays: true,
 	eventauth.Setting: true,
 }
@@ -1045,13 +1046,14 @@ func TestServiceAccounts(t *testing.T) {
 		}
 		c := list(o.m, "spec", "template", "spec", "containers")[0]
 		kubeAuth := str(envOf(c)[query.SettingAuth], "value") == "kubernetes"
+		reviewsCallers := str(envOf(c)[discovery.SettingAuth], "value") == "kubernetes"
 		fn := str(envOf(c)["AUDITFN_FUNCTION"], "value")
 		reconciles := fn == "blockclear" || len(specFunctions[fn].lists) > 0
 		token := get(sa.m, "automountServiceAccountToken") != false
 		switch {
-		case (kubeAuth || reconciles) && !token:
+		case (kubeAuth || reviewsCallers || reconciles) && !token:
 			t.Errorf("%s: calls the API server, but ServiceAccount %s mounts no token", o, saName)
-		case !kubeAuth && !reconciles && token:
+		case !kubeAuth && !reviewsCallers && !reconciles && token:
 			t.Errorf("%s: runs as ServiceAccount %s, which mounts an API token it does not need", o, saName)
 		}
 		if fn == "blockclear" && !d.grants(saName, "kubernaut.ai", "workflowexecutions", "get", "list") {
@@ -1062,12 +1064,20 @@ func TestServiceAccounts(t *testing.T) {
 				t.Errorf("%s: ServiceAccount %s may not list %s.kubernaut.ai, which the resync does", o, saName, resource)
 			}
 		}
+		if reviewsCallers && !d.clusterGrants(saName, "authentication.k8s.io", "tokenreviews", "create") {
+			t.Errorf("%s: ServiceAccount %s may not create tokenreviews", o, saName)
+		}
 		if !kubeAuth {
 			continue
 		}
 		if !d.clusterGrants(saName, "authentication.k8s.io", "tokenreviews", "create") ||
 			!d.clusterGrants(saName, "authorization.k8s.io", "subjectaccessreviews", "create") {
 			t.Errorf("%s: ServiceAccount %s may not create tokenreviews and subjectaccessreviews", o, saName)
+		}
+	}
+	for _, fn := range []string{"actions", "workflows", "workflow", "validate"} {
+		if s, ok := d.ksvc("auditfn-" + fn); !ok || str(envOf(list(s.m, "spec", "template", "spec", "containers")[0])[discovery.SettingAuth], "value") != "kubernetes" {
+			t.Errorf("auditfn-%s must authenticate its callers with the API server (%s=kubernetes)", fn, discovery.SettingAuth)
 		}
 	}
 	if q, ok := d.ksvc("auditfn-query"); !ok || str(envOf(list(q.m, "spec", "template", "spec", "containers")[0])[query.SettingAuth], "value") != "kubernetes" {
