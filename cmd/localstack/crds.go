@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
@@ -52,16 +54,41 @@ func (k *kube) installCRDs(ctx context.Context) error {
 			return err
 		}
 		for name, doc := range docs {
-			names = append(names, "crd/"+name)
+			names = append(names, name)
 			stream.WriteString("---\n")
 			stream.Write(doc)
 		}
 	}
-	if err := k.kubectl(ctx, &stream, "apply", "--server-side", "--force-conflicts",
+	if _, err := k.kubectl(ctx, &stream, "apply", "--server-side", "--force-conflicts",
 		"--field-manager=auditfn-localstack", "-f", "-"); err != nil {
 		return err
 	}
-	return k.kubectl(ctx, nil, append([]string{"wait", "--for=condition=Established", "--timeout=60s"}, names...)...)
+	return k.waitEstablished(ctx, names)
+}
+
+// waitEstablished waits until every CRD in names is Established. It lists
+// them all in one request per poll: kubectl's client-side rate limit (5
+// requests a second after a burst of 10) makes a `get` or `wait` by name
+// take seconds for this many.
+func (k *kube) waitEstablished(ctx context.Context, names []string) error {
+	var pending []string
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		out, err := k.kubectl(ctx, nil, "get", "crd", "-o",
+			`jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Established")].status}{"\n"}{end}`)
+		if err != nil {
+			return err
+		}
+		established := map[string]bool{}
+		for _, line := range strings.Fields(string(out)) {
+			name, status, _ := strings.Cut(line, "=")
+			established[name] = status == "True"
+		}
+		pending = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return established[n] })
+		if len(pending) == 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("CRDs not established in 60s: %s", strings.Join(pending, ", "))
 }
 
 // moduleDir is where the module cache holds mod (downloading it first).
@@ -116,13 +143,15 @@ func crdDocs(dir string) (map[string][]byte, error) {
 	return out, nil
 }
 
-// kubectl runs kubectl as the admin; its output is shown only if it fails.
-func (k *kube) kubectl(ctx context.Context, stdin io.Reader, args ...string) error {
+// kubectl runs kubectl as the admin and returns its standard output.
+func (k *kube) kubectl(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "kubectl", append([]string{"--kubeconfig=" + k.kubeconfig(), "--context=" + localkube.Admin.Context}, args...)...)
 	cmd.Stdin = stdin
-	out, err := cmd.CombinedOutput()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return fmt.Errorf("kubectl %s: %w\n%s", strings.Join(args[:1], " "), err, out)
+		return nil, fmt.Errorf("kubectl %s: %w\n%s", args[0], err, stderr.Bytes())
 	}
-	return nil
+	return out, nil
 }

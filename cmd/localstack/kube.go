@@ -92,19 +92,24 @@ func (k *kube) makePKI() (*localca.CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	leaves := map[string]localca.Leaf{"apiserver": {Subject: subject("kube-apiserver"), Hosts: []string{"127.0.0.1", "localhost"}}}
-	for _, u := range localkube.Users {
-		leaves[u.Context] = localca.Leaf{Subject: subject(u.Name, u.Groups...), Client: true}
+	type pair struct {
+		cert, key string
+		leaf      localca.Leaf
 	}
-	for name, leaf := range leaves {
-		if exists(k.pki(name + ".key")) {
+	pairs := []pair{{"apiserver.crt", "apiserver.key",
+		localca.Leaf{Subject: subject("kube-apiserver"), Hosts: []string{"127.0.0.1", "localhost"}}}}
+	for _, u := range localkube.Users {
+		pairs = append(pairs, pair{u.CertFile(), u.KeyFile(), localca.Leaf{Subject: subject(u.Name, u.Groups...), Client: true}})
+	}
+	for _, p := range pairs {
+		if exists(k.pki(p.key)) {
 			continue
 		}
-		cert, key, err := ca.Issue(leaf)
+		cert, key, err := ca.Issue(p.leaf)
 		if err != nil {
 			return nil, err
 		}
-		if err := writePair(k.pki(name+".crt"), cert, k.pki(name+".key"), key); err != nil {
+		if err := writePair(k.pki(p.cert), cert, k.pki(p.key), key); err != nil {
 			return nil, err
 		}
 	}
@@ -171,7 +176,7 @@ func (k *kube) startEtcd(bin string) error {
 // adminClient is an HTTP client that trusts the local CA and presents the
 // admin's certificate.
 func (k *kube) adminClient(ca *localca.CA) (*http.Client, error) {
-	cert, err := tls.LoadX509KeyPair(k.pki(localkube.Admin.Context+".crt"), k.pki(localkube.Admin.Context+".key"))
+	cert, err := tls.LoadX509KeyPair(k.pki(localkube.Admin.CertFile()), k.pki(localkube.Admin.KeyFile()))
 	if err != nil {
 		return nil, err
 	}

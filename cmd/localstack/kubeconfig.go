@@ -56,10 +56,10 @@ func (k *kube) writeKubeconfig(ca *localca.CA) error {
 		var nu namedUser
 		var err error
 		nu.Name = u.Context
-		if nu.User.CertData, err = os.ReadFile(k.pki(u.Context + ".crt")); err != nil {
+		if nu.User.CertData, err = os.ReadFile(k.pki(u.CertFile())); err != nil {
 			return err
 		}
-		if nu.User.KeyData, err = os.ReadFile(k.pki(u.Context + ".key")); err != nil {
+		if nu.User.KeyData, err = os.ReadFile(k.pki(u.KeyFile())); err != nil {
 			return err
 		}
 		var nc namedContext

@@ -23,3 +23,10 @@ var (
 	Bob   = User{Context: "bob", Name: "bob", Groups: []string{"platform-team"}}
 	Users = []User{Admin, Alice, Bob}
 )
+
+// CertFile and KeyFile name the user's client certificate and key in the
+// local CA's directory.
+func (u User) CertFile() string { return u.Context + ".crt" }
+
+// KeyFile: see CertFile.
+func (u User) KeyFile() string { return u.Context + ".key" }
