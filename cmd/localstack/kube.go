@@ -220,8 +220,8 @@ func (k *kube) down() error {
 	errAPI := k.apiserver().stop(20 * time.Second)
 	errEtcd := k.etcd().stop(20 * time.Second)
 	// The cluster holds only what `make up` installs again in seconds and
-	// what tests left: without a namespace controller, a deleted namespace
-	// never goes away, so a wipe is how each `make test` starts clean.
+	// what tests left (a killed test leaves its namespace: there is no
+	// namespace controller), so a wipe is how each `make test` starts clean.
 	if errEtcd == nil {
 		errEtcd = os.RemoveAll(k.etcdData())
 	}
