@@ -1,10 +1,12 @@
 // Command localstack starts and stops the local dependencies of auditfn: a
-// throwaway PostgreSQL cluster and a single-drive MinIO, both under .local/.
+// throwaway PostgreSQL cluster, a single-drive MinIO and a Kubernetes
+// control plane (etcd and kube-apiserver), all under .local/.
 // `make up`, `make run` and `make test` use it; it writes the settings the
 // functions and tests need to .local/stack.env.
 //
-//	localstack up     start (or reuse) PostgreSQL and MinIO, migrate, write stack.env
-//	localstack down   stop both
+//	localstack up     start (or reuse) PostgreSQL, MinIO and the control plane, migrate,
+//	                  install the CRDs, write stack.env and kubeconfig
+//	localstack down   stop them all
 //	localstack env    print stack.env
 package main
 
@@ -12,6 +14,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -57,6 +60,7 @@ type stack struct {
 	local string // root/.local
 	pg    *postgres
 	minio *minio
+	kube  *kube
 }
 
 func newStack() (*stack, error) {
@@ -84,6 +88,8 @@ func newStack() (*stack, error) {
 		local: local,
 		pg:    pg,
 		minio: newMinio(local, port(settings, "AUDITFN_LOCAL_S3_PORT", 59000)),
+		kube: newKube(root, local, port(settings, "AUDITFN_LOCAL_ETCD_PORT", 52379),
+			port(settings, "AUDITFN_LOCAL_KUBE_PORT", 56443)),
 	}, nil
 }
 
@@ -95,6 +101,9 @@ func (s *stack) up(ctx context.Context) error {
 	}
 	if err := s.minio.up(ctx); err != nil {
 		return fmt.Errorf("minio: %w", err)
+	}
+	if err := s.kube.up(ctx); err != nil {
+		return fmt.Errorf("kubernetes: %w", err)
 	}
 	tokens, err := s.queryTokens()
 	if err != nil {
@@ -117,7 +126,8 @@ AUDITFN_S3_ENDPOINT=%s
 AUDITFN_S3_ACCESS_KEY=%s
 AUDITFN_S3_SECRET_KEY=%s
 AUDITFN_S3_BUCKET=%s
-`, signingKey, eventKeys, tokens, s.pg.dsn(appRole, mainDB), s.pg.dsn(adminRole, mainDB), s.minio.endpoint(), minioUser, minioPassword, mainBucket)
+%s`, signingKey, eventKeys, tokens, s.pg.dsn(appRole, mainDB), s.pg.dsn(adminRole, mainDB), s.minio.endpoint(), minioUser, minioPassword, mainBucket,
+		s.kube.env())
 	if err := os.WriteFile(s.envFile(), []byte(env), 0o644); err != nil {
 		return err
 	}
@@ -168,12 +178,7 @@ func (s *stack) signingKey() (string, error) {
 }
 
 func (s *stack) down(ctx context.Context) error {
-	errPG := s.pg.down(ctx)
-	errMinio := s.minio.down()
-	if errPG != nil {
-		return errPG
-	}
-	return errMinio
+	return errors.Join(s.pg.down(ctx), s.minio.down(), s.kube.down())
 }
 
 // port is setting name, def when it is unset or not a positive number.

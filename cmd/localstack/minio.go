@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	miniogo "github.com/minio/minio-go/v7"
@@ -47,7 +43,7 @@ func (m *minio) up(ctx context.Context) error {
 		return err
 	}
 	if !m.healthy() {
-		m.stopStale()
+		m.daemon().kill() // a recorded server that runs but does not answer
 		if err := m.start(); err != nil {
 			return err
 		}
@@ -89,25 +85,8 @@ func (m *minio) healthy() bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// pid is the recorded server pid, if that process still runs.
-func (m *minio) pid() (int, bool) {
-	b, err := os.ReadFile(m.pidFile())
-	if err != nil {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || syscall.Kill(pid, 0) != nil {
-		return 0, false
-	}
-	return pid, true
-}
-
-// stopStale stops a recorded server that runs but does not answer.
-func (m *minio) stopStale() {
-	if pid, ok := m.pid(); ok {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
-	_ = os.Remove(m.pidFile())
+func (m *minio) daemon() daemon {
+	return daemon{name: "MinIO", pidFile: m.pidFile(), logFile: filepath.Join(m.dir, "server.log")}
 }
 
 func (m *minio) start() error {
@@ -115,34 +94,15 @@ func (m *minio) start() error {
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(filepath.Join(m.dir, "server.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
-	cmd := exec.Command(m.binary(), "server", data, "--quiet",
-		"--address", m.endpoint(), "--console-address", fmt.Sprintf("127.0.0.1:%d", m.port+1))
 	// The background scanner (lifecycle, healing, usage figures) has nothing
 	// to do for a throwaway single drive, yet walked every test bucket: with
 	// hundreds of them it took 7-15% of a core from the benchmarks. Object
 	// Lock does not depend on it: retention is checked on every delete.
-	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+minioUser, "MINIO_ROOT_PASSWORD="+minioPassword,
-		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_SCANNER_SPEED=slowest")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	if err := os.WriteFile(m.pidFile(), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
-		return err
-	}
-	_ = cmd.Process.Release()
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if m.healthy() {
-			return nil
-		}
-	}
-	return fmt.Errorf("MinIO did not become healthy in 60s; see %s", filepath.Join(m.dir, "server.log"))
+	env := []string{"MINIO_ROOT_USER=" + minioUser, "MINIO_ROOT_PASSWORD=" + minioPassword,
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_SCANNER_SPEED=slowest"}
+	return m.daemon().start(m.binary(), []string{"server", data, "--quiet",
+		"--address", m.endpoint(), "--console-address", fmt.Sprintf("127.0.0.1:%d", m.port+1)},
+		env, 60*time.Second, m.healthy)
 }
 
 // ensureBucket creates the archive bucket with Object Lock enabled. A server
@@ -165,21 +125,4 @@ func makeBucket(ctx context.Context, c *miniogo.Client) error {
 	return c.MakeBucket(ctx, mainBucket, miniogo.MakeBucketOptions{ObjectLocking: true})
 }
 
-func (m *minio) down() error {
-	pid, ok := m.pid()
-	if !ok {
-		return nil
-	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		return err
-	}
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if syscall.Kill(pid, 0) != nil {
-			_ = os.Remove(m.pidFile())
-			return nil
-		}
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	_ = os.Remove(m.pidFile())
-	return errors.New("MinIO did not stop on SIGTERM; killed")
-}
+func (m *minio) down() error { return m.daemon().stop(20 * time.Second) }

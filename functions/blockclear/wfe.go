@@ -10,7 +10,7 @@ import (
 )
 
 // The parts of a kubernaut.ai/v1alpha1 WorkflowExecution this function reads
-// and writes (BR-WE-013). infra/crd/blockclearance.yaml has the schema of
+// and writes (BR-WE-013). infra/crd/blockclearance-schema.yaml has the schema of
 // status.blockClearance.
 type WorkflowExecution struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -1,0 +1,248 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"function/cmd/localstack/localkube"
+	"function/test/procs"
+	"function/test/testenv"
+)
+
+// blockclearBehindTLS starts blockclear and, in front of it, what
+// infra/webhook/proxy.yaml runs in a cluster: a TLS terminator (here with a
+// certificate from the local CA) that forwards only the webhook path. It
+// returns the proxy's base URL.
+func blockclearBehindTLS(t *testing.T, k *testenv.Kube, sink, path string) string {
+	t.Helper()
+	bc := procs.Start(t, procs.Binary(t, "./cmd/auditfn"), procs.FreeAddr(t), map[string]string{
+		"AUDITFN_FUNCTION": "blockclear", "K_SINK": sink})
+	target, err := url.Parse(bc.URL())
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("POST "+path, httputil.NewSingleHostReverseProxy(target))
+	srv := httptest.NewUnstartedServer(mux) // on 127.0.0.1
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{k.ServingTLS(t, "127.0.0.1")}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// blockclearWebhook runs blockclear behind TLS and registers it with
+// infra/webhook/mutatingwebhook.yaml as it is (rules, matchConditions,
+// failure policy, timeouts), except for how the API server reaches it: the
+// URL of the local proxy instead of the in-cluster Service, the local CA
+// instead of cert-manager's injection, and only for the test's namespace
+// (webhook configurations are cluster-wide, and tests run in parallel).
+func blockclearWebhook(t *testing.T, k *testenv.Kube, sink string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(testenv.Root(t), "infra", "webhook", "mutatingwebhook.yaml"))
+	require.NoError(t, err)
+	var cfg admissionregistrationv1.MutatingWebhookConfiguration
+	require.NoError(t, yaml.UnmarshalStrict(raw, &cfg))
+	path := *cfg.Webhooks[0].ClientConfig.Service.Path
+	proxy := blockclearBehindTLS(t, k, sink, path)
+	cfg.Name += "-" + k.Namespace
+	cfg.Annotations = nil
+	for i := range cfg.Webhooks {
+		w := &cfg.Webhooks[i]
+		require.Equal(t, path, *w.ClientConfig.Service.Path, "every webhook is blockclear's one path")
+		u := proxy + path
+		w.ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &u, CABundle: k.CABundle(t)}
+		w.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": k.Namespace}}
+	}
+	b, err := json.Marshal(cfg)
+	require.NoError(t, err)
+	k.Admin().Create(t, b)
+	t.Cleanup(func() { _, _ = k.Admin().Run("delete", "mutatingwebhookconfiguration", cfg.Name) })
+}
+
+// failedWFE creates a WorkflowExecution and, as Kubernaut's controller does,
+// marks it Failed through the status subresource: a PreviousExecutionFailed
+// block on its target.
+func failedWFE(t *testing.T, k *testenv.Kube, name string) {
+	t.Helper()
+	k.Admin().Create(t, []byte(`{"apiVersion":"kubernaut.ai/v1alpha1","kind":"WorkflowExecution",
+ "metadata":{"name":"`+name+`"},
+ "spec":{"workflowRef":{"workflowId":"6f1c2a4e-5b7d-5e8f-9a0b-1c2d3e4f5a6b","workflowName":"restart-pod","version":"1.2.0",
+   "actionType":"RestartPod","executionBundle":"quay.io/kubernaut/restart-pod:1.2.0","executionEngine":"job"},
+  "targetResource":"payments/Deployment/api",
+  "remediationRequestRef":{"kind":"RemediationRequest","name":"rr-`+name+`","namespace":"`+k.Namespace+`"}}}`))
+	k.Admin().Must(t, "patch", "workflowexecution", name, "--subresource=status", "--type=merge", "-p",
+		`{"status":{"phase":"Failed","failureDetails":{"reason":"TaskFailed","message":"step restart exited 1",
+  "failedAt":"2026-11-23T13:00:00Z","failedTaskName":"restart","failedTaskIndex":0,"wasExecutionFailure":true}}}`)
+}
+
+// docCommand is "the one command" of docs/block-clearance.md, as words,
+// for the WFE name in namespace.
+func docCommand(t *testing.T, name, namespace string) []string {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join(testenv.Root(t), "docs", "block-clearance.md"))
+	require.NoError(t, err)
+	m := regexp.MustCompile("(?s)## The one command\n\n```sh\n(.*?)\n```").FindSubmatch(doc)
+	require.NotNil(t, m, "docs/block-clearance.md has no command under \"The one command\"")
+	line := strings.NewReplacer("\\\n", " ", "<name>", name, "<namespace>", namespace).Replace(string(m[1]))
+	// Shell words: this command quotes only with single quotes.
+	var words []string
+	for i, part := range strings.Split(line, "'") {
+		if i%2 == 1 {
+			words = append(words, part)
+		} else {
+			words = append(words, strings.Fields(part)...)
+		}
+	}
+	require.Equal(t, "kubectl", words[0])
+	return words[1:]
+}
+
+type clearance struct {
+	ClearReason     string    `json:"clearReason"`
+	ClearMethod     string    `json:"clearMethod"`
+	ClearedBy       string    `json:"clearedBy"`
+	ClearedByUID    string    `json:"clearedByUID"`
+	ClearedByGroups []string  `json:"clearedByGroups"`
+	ClearedAt       time.Time `json:"clearedAt"`
+}
+
+func storedClearance(t *testing.T, k *testenv.Kube, name string) *clearance {
+	t.Helper()
+	var w struct {
+		Status struct {
+			BlockClearance *clearance `json:"blockClearance"`
+		} `json:"status"`
+	}
+	k.Admin().Get(t, &w, "workflowexecution", name)
+	return w.Status.BlockClearance
+}
+
+// Block clearance through a real kube-apiserver, with Kubernaut's own
+// WorkflowExecution schema: the operator runs the documented command, the
+// API server authenticates them and calls blockclear, and what etcd stores
+// and what the audit trail records name the verified caller, whatever the
+// request claimed. A caller without the role never reaches the webhook.
+func TestBlockClearanceThroughTheAPIServer(t *testing.T) {
+	k := testenv.NewKube(t)
+	db := testenv.NewDB(t)
+	col := collector(t, db, procs.FreeAddr(t))
+	blockclearWebhook(t, k, col.URL())
+
+	// Operators get the role infra/rbac/ grants for clearing blocks.
+	k.Admin().Must(t, "apply", "--server-side", "-f", filepath.Join(testenv.Root(t), "infra", "rbac", "operators.yaml"))
+	k.Admin().Must(t, "create", "rolebinding", "clear-blocks", "--clusterrole=auditfn-block-clearer",
+		"--group="+localkube.Alice.Groups[0], "--serviceaccount="+k.Namespace+":oncall-bot")
+
+	// The webhook configuration takes effect a moment after it is created:
+	// wait until a too-short reason is refused by blockclear rather than by
+	// the schema (which would refuse the missing clearedBy instead).
+	failedWFE(t, k, "wfe-probe")
+	require.Eventually(t, func() bool {
+		_, err := k.Admin().Run("patch", "workflowexecution", "wfe-probe", "--subresource=status", "--type=merge",
+			"--dry-run=server", "-p", `{"status":{"blockClearance":{"clearReason":"short"}}}`)
+		var ke *testenv.KubectlError
+		return errors.As(err, &ke) && strings.Contains(ke.Stderr, "at least 10 characters")
+	}, 15*time.Second, 100*time.Millisecond, "the API server never called blockclear")
+
+	forged := `{"status":{"blockClearance":{"clearReason":"root cause fixed in PR 1234, verified on staging",` +
+		`"clearedBy":"mallory","clearedByUID":"forged","clearedByGroups":["system:masters"],"clearedAt":"2000-01-01T00:00:00Z"}}}`
+	patch := func(name string) []string {
+		return []string{"patch", "workflowexecution", name, "--subresource=status", "--type=merge", "-p", forged}
+	}
+	sa := k.ServiceAccountToken(t, "oncall-bot")
+	for _, c := range []struct {
+		name   string
+		caller testenv.Kubectl
+		args   []string
+		user   string
+		group  string
+	}{
+		{"wfe-doc", k.As(localkube.Alice), docCommand(t, "wfe-doc", k.Namespace), "alice", localkube.Alice.Groups[0]},
+		{"wfe-forged", k.As(localkube.Alice), patch("wfe-forged"), "alice", localkube.Alice.Groups[0]},
+		{"wfe-impersonated", k.Impersonating("carol", localkube.Alice.Groups[0]), patch("wfe-impersonated"), "carol", localkube.Alice.Groups[0]},
+		{"wfe-sa", k.WithToken(sa), patch("wfe-sa"), "system:serviceaccount:" + k.Namespace + ":oncall-bot", "system:serviceaccounts"},
+	} {
+		failedWFE(t, k, c.name)
+		before := time.Now().Truncate(time.Second)
+		c.caller.Must(t, c.args...)
+		got := storedClearance(t, k, c.name)
+		require.NotNil(t, got, c.name)
+		assert.Equal(t, c.user, got.ClearedBy, c.name)
+		assert.Equal(t, "StatusField", got.ClearMethod, c.name)
+		assert.Contains(t, got.ClearReason, "root cause fixed in PR 1234", c.name)
+		assert.WithinRange(t, got.ClearedAt, before, time.Now().Add(time.Second), c.name)
+		// Kubernaut's schema has no clearedByUID or clearedByGroups: the API
+		// server prunes them, the forged ones and blockclear's alike. The
+		// audit event carries them.
+		assert.Empty(t, got.ClearedByUID, c.name)
+		assert.Empty(t, got.ClearedByGroups, c.name)
+
+		q := "audit.audit_events WHERE event_type = 'workflowexecution.block.cleared' AND correlation_id = 'rr-" + c.name + "'"
+		require.Eventually(t, func() bool { return db.Count(t, q) == 1 }, 10*time.Second, 20*time.Millisecond, c.name)
+		assert.Equal(t, c.user, db.Scalar(t, "SELECT actor_id FROM "+q), c.name)
+		var groups []string
+		require.NoError(t, json.Unmarshal([]byte(db.Scalar(t, "SELECT event_data->>'clearedByGroups' FROM "+q).(string)), &groups))
+		assert.Contains(t, groups, c.group, c.name)
+		assert.NotContains(t, groups, "system:masters", c.name)
+	}
+
+	// The first clearance stands, even for its author.
+	_, err := k.As(localkube.Alice).Run("patch", "workflowexecution", "wfe-doc", "--subresource=status", "--type=merge",
+		"-p", `{"status":{"blockClearance":{"clearReason":"a different reason, after the fact"}}}`)
+	var ke *testenv.KubectlError
+	require.ErrorAs(t, err, &ke)
+	assert.Contains(t, ke.Stderr, "already cleared by alice")
+
+	// Kubernaut's schema takes a clearance with an empty reason and any
+	// clearedBy; blockclear does not. An empty clearance claims nothing, so
+	// blockclear lets it pass, and the schema refuses it (its required
+	// fields are missing).
+	failedWFE(t, k, "wfe-lax")
+	for patch, want := range map[string]string{
+		`{"status":{"blockClearance":{"clearMethod":"StatusField","clearReason":"","clearedBy":"mallory"}}}`: "at least 10 characters",
+		`{"status":{"blockClearance":{}}}`: "Required value",
+	} {
+		_, err = k.As(localkube.Alice).Run("patch", "workflowexecution", "wfe-lax", "--subresource=status", "--type=merge", "-p", patch)
+		require.ErrorAs(t, err, &ke, patch)
+		assert.Contains(t, ke.Stderr, want, patch)
+	}
+	assert.Nil(t, storedClearance(t, k, "wfe-lax"))
+
+	// Bob's team has no role on workflowexecutions/status: the API server
+	// refuses him before admission, and nothing is stored or audited. The
+	// documented command fails at kubectl's first step (it reads the object
+	// before patching it); a write sent straight away fails too.
+	failedWFE(t, k, "wfe-bob")
+	bob := k.As(localkube.Bob)
+	_, err = bob.Run(docCommand(t, "wfe-bob", k.Namespace)...)
+	require.ErrorAs(t, err, &ke)
+	assert.Contains(t, ke.Stderr, `Error from server (Forbidden)`)
+	assert.Contains(t, ke.Stderr, `User "bob" cannot get resource "workflowexecutions/status"`)
+	var obj map[string]any
+	k.Admin().Get(t, &obj, "workflowexecution", "wfe-bob")
+	obj["status"].(map[string]any)["blockClearance"] = map[string]any{"clearReason": "bob says it is fine now",
+		"clearMethod": "StatusField", "clearedBy": "alice"}
+	b, err := json.Marshal(obj)
+	require.NoError(t, err)
+	_, err = bob.RunInput(b, "replace", "--raw",
+		"/apis/kubernaut.ai/v1alpha1/namespaces/"+k.Namespace+"/workflowexecutions/wfe-bob/status", "-f", "-")
+	require.ErrorAs(t, err, &ke)
+	assert.Contains(t, ke.Stderr, `User "bob" cannot update resource "workflowexecutions/status"`)
+	assert.Nil(t, storedClearance(t, k, "wfe-bob"))
+	assert.Zero(t, db.Count(t, "audit.audit_events WHERE actor_id = 'bob'"))
+}
