@@ -45,6 +45,7 @@ type Function struct {
 	*lifecycle.State[emitter.Emitter]
 	now     func() time.Time
 	cleared *prometheus.CounterVec
+	stamped *stamped
 	// The reconcile: nil kube outside a cluster.
 	kube      *kubeapi.Client
 	namespace string        // whose WorkflowExecutions it lists
@@ -54,8 +55,9 @@ type Function struct {
 // New returns the function; Start connects its emitter.
 func New() *Function {
 	f := &Function{
-		State: lifecycle.New[emitter.Emitter]("blockclear"),
-		now:   time.Now,
+		State:   lifecycle.New[emitter.Emitter]("blockclear"),
+		now:     time.Now,
+		stamped: newStamped(10 * time.Minute),
 		cleared: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditfn_blockclear_decisions_total",
 			Help: "Admission decisions on WorkflowExecution updates (stamped: a clearance admitted, audited once seen persisted), and clearances recorded from cluster events or reconciled.",
@@ -145,7 +147,10 @@ func (f *Function) review(w http.ResponseWriter, r *http.Request) {
 	} else {
 		d := admit(in.Request, f.now())
 		switch {
-		case len(d.patch) > 0:
+		case d.cleared != nil:
+			if in.Request.DryRun == nil || !*in.Request.DryRun {
+				f.stamped.remember(d.wfe, d.cleared, f.now())
+			}
 			f.cleared.WithLabelValues("stamped").Inc()
 			f.Log.Info("block clearance stamped; audited once persisted", "wfe", in.Request.Namespace+"/"+in.Request.Name,
 				"by", in.Request.UserInfo.Username, "dry_run", in.Request.DryRun != nil && *in.Request.DryRun)
@@ -195,6 +200,7 @@ func (f *Function) catchUp(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusBadRequest, "WorkflowExecution has no uid", problem.FieldError{Field: "data.metadata.uid", Message: "is required"})
 		return
 	}
+	f.stamped.complete(&wfe)
 	ev, err := auditEvent(&wfe)
 	if err != nil {
 		problem.Write(w, http.StatusBadRequest, "cannot build the audit event", problem.FieldError{Field: "data", Message: err.Error()})

@@ -52,6 +52,7 @@ func (f *Function) reconcile(ctx context.Context, since time.Time, emit func(aud
 		if !recorded(&w) || w.Status.BlockClearance.ClearedAt.Time.Before(since) {
 			return nil
 		}
+		f.stamped.complete(&w)
 		ev, err := auditEvent(&w)
 		if err != nil {
 			f.Log.Error("reconcile: cannot build the audit event", "wfe", w.Namespace+"/"+w.Name, "err", err)

@@ -35,6 +35,8 @@ type decision struct {
 	message string
 	code    int32
 	patch   []patchOp
+	cleared *BlockClearance // the clearance stamped, with patch
+	wfe     types.UID       // on this object
 }
 
 type patchOp struct {
@@ -134,7 +136,8 @@ func admit(req *admissionv1.AdmissionRequest, now time.Time) decision {
 		// Stamped, it could not be audited when seen persisted.
 		return deny(http.StatusBadRequest, "the clearance cannot be audited: %v", err)
 	}
-	return decision{allowed: true, patch: []patchOp{{Op: "add", Path: "/status/blockClearance", Value: cleared}}}
+	return decision{allowed: true, patch: []patchOp{{Op: "add", Path: "/status/blockClearance", Value: cleared}},
+		cleared: cleared, wfe: obj.UID}
 }
 
 // badUserText names the first field of the identity that PostgreSQL cannot

@@ -173,6 +173,7 @@ func TestDecisions(t *testing.T) {
 func TestOnlyAPersistedClearanceIsAudited(t *testing.T) {
 	var mu sync.Mutex
 	var received []string
+	var data []byte
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var evs []cloudevents.Event
 		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/cloudevents-batch+json") {
@@ -185,6 +186,7 @@ func TestOnlyAPersistedClearanceIsAudited(t *testing.T) {
 		mu.Lock()
 		for _, ev := range evs {
 			received = append(received, ev.ID())
+			data = ev.Data()
 		}
 		mu.Unlock()
 	}))
@@ -210,7 +212,8 @@ func TestOnlyAPersistedClearanceIsAudited(t *testing.T) {
 	var bc BlockClearance
 	require.NoError(t, json.Unmarshal(stamped, &bc))
 
-	persisted := withClearance(bc)
+	// Kubernaut's schema prunes what it does not declare.
+	persisted := withClearance(BlockClearance{ClearedAt: bc.ClearedAt, ClearedBy: bc.ClearedBy, ClearReason: bc.ClearReason, ClearMethod: bc.ClearMethod})
 	e := cloudevents.NewEvent()
 	e.SetID("apiserver-1")
 	e.SetSource("https://10.96.0.1:443")
@@ -227,6 +230,10 @@ func TestOnlyAPersistedClearanceIsAudited(t *testing.T) {
 	defer mu.Unlock()
 	assert.Equal(t, []string{EventID(string(persisted.UID), bc.ClearedAt.Time).String()}, received,
 		"one event, from the persisted object; none from admission")
+	var p auditevent.BlockCleared
+	require.NoError(t, json.Unmarshal(data, &p))
+	assert.Equal(t, "u-4242", p.ClearedByUID, "the stamped identity this webhook remembers completes what the schema pruned")
+	assert.Equal(t, []string{"sre", "system:authenticated"}, p.ClearedByGroups)
 }
 
 // The HTTP endpoint answers every body with an AdmissionReview, never a panic.

@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -11,10 +13,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -29,11 +34,15 @@ import (
 // blockclearBehindTLS starts blockclear and, in front of it, what
 // infra/webhook/proxy.yaml runs in a cluster: a TLS terminator (here with a
 // certificate from the local CA) that forwards only the webhook path. It
-// returns the proxy's base URL.
-func blockclearBehindTLS(t *testing.T, k *testenv.Kube, sink, path string) string {
+// returns blockclear's own URL (where cluster events and pings go) and the
+// proxy's. blockclear reconciles through the API server as its
+// ServiceAccount, with the RBAC of infra/rbac/blockclear.yaml.
+func blockclearBehindTLS(t *testing.T, k *testenv.Kube, sink, path string) (string, string) {
 	t.Helper()
-	bc := procs.Start(t, procs.Binary(t, "./cmd/auditfn"), procs.FreeAddr(t), map[string]string{
-		"AUDITFN_FUNCTION": "blockclear", "K_SINK": sink})
+	k.Apply(t, "infra/rbac/blockclear.yaml")
+	env := k.FunctionSettings(t, "auditfn-blockclear")
+	env["AUDITFN_FUNCTION"], env["K_SINK"], env["AUDITFN_BLOCKCLEAR_RECONCILE_NAMESPACE"] = "blockclear", sink, k.Namespace
+	bc := procs.Start(t, procs.Binary(t, "./cmd/auditfn"), procs.FreeAddr(t), env)
 	target, err := url.Parse(bc.URL())
 	require.NoError(t, err)
 	mux := http.NewServeMux()
@@ -42,7 +51,7 @@ func blockclearBehindTLS(t *testing.T, k *testenv.Kube, sink, path string) strin
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{k.ServingTLS(t, "127.0.0.1")}}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return bc.URL(), srv.URL
 }
 
 // blockclearWebhook runs blockclear behind TLS and registers it with
@@ -51,14 +60,15 @@ func blockclearBehindTLS(t *testing.T, k *testenv.Kube, sink, path string) strin
 // URL of the local proxy instead of the in-cluster Service, the local CA
 // instead of cert-manager's injection, and only for the test's namespace
 // (webhook configurations are cluster-wide, and tests run in parallel).
-func blockclearWebhook(t *testing.T, k *testenv.Kube, sink string) {
+// It returns blockclear's own URL.
+func blockclearWebhook(t *testing.T, k *testenv.Kube, sink string) string {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(testenv.Root(t), "infra", "webhook", "mutatingwebhook.yaml"))
 	require.NoError(t, err)
 	var cfg admissionregistrationv1.MutatingWebhookConfiguration
 	require.NoError(t, yaml.UnmarshalStrict(raw, &cfg))
 	path := *cfg.Webhooks[0].ClientConfig.Service.Path
-	proxy := blockclearBehindTLS(t, k, sink, path)
+	bc, proxy := blockclearBehindTLS(t, k, sink, path)
 	cfg.Name += "-" + k.Namespace
 	cfg.Annotations = nil
 	for i := range cfg.Webhooks {
@@ -72,6 +82,25 @@ func blockclearWebhook(t *testing.T, k *testenv.Kube, sink string) {
 	require.NoError(t, err)
 	k.Admin().Create(t, b)
 	t.Cleanup(func() { _, _ = k.Admin().Run("delete", "mutatingwebhookconfiguration", cfg.Name) })
+	return bc
+}
+
+// reconcile pings blockclear as the PingSource does: it lists the
+// namespace's WorkflowExecutions through the API server and emits the
+// event of every clearance persisted there.
+func reconcile(t *testing.T, bc string) {
+	t.Helper()
+	e := cloudevents.NewEvent()
+	e.SetID("ping-" + strconv.FormatInt(time.Now().UnixNano(), 10))
+	e.SetSource("/apis/v1/namespaces/kubernaut/pingsources/auditfn-blockclear-reconcile")
+	e.SetType("dev.knative.sources.ping")
+	req, err := cehttp.NewHTTPRequestFromEvent(context.Background(), bc, e)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, string(body))
 }
 
 // failedWFE creates a WorkflowExecution and, as Kubernaut's controller does,
@@ -141,7 +170,7 @@ func TestBlockClearanceThroughTheAPIServer(t *testing.T) {
 	k := testenv.NewKube(t)
 	db := testenv.NewDB(t)
 	col := collector(t, db, procs.FreeAddr(t))
-	blockclearWebhook(t, k, col.URL())
+	bc := blockclearWebhook(t, k, col.URL())
 
 	// Operators get the role infra/rbac/ grants for clearing blocks.
 	k.Admin().Must(t, "apply", "--server-side", "-f", filepath.Join(testenv.Root(t), "infra", "rbac", "operators.yaml"))
@@ -192,6 +221,9 @@ func TestBlockClearanceThroughTheAPIServer(t *testing.T) {
 		assert.Empty(t, got.ClearedByUID, c.name)
 		assert.Empty(t, got.ClearedByGroups, c.name)
 
+		// Audited once seen persisted: here by the reconcile (no
+		// ApiServerSource adapter runs in this test).
+		reconcile(t, bc)
 		q := "audit.audit_events WHERE event_type = 'workflowexecution.block.cleared' AND correlation_id = 'rr-" + c.name + "'"
 		require.Eventually(t, func() bool { return db.Count(t, q) == 1 }, 10*time.Second, 20*time.Millisecond, c.name)
 		assert.Equal(t, c.user, db.Scalar(t, "SELECT actor_id FROM "+q), c.name)
@@ -201,22 +233,49 @@ func TestBlockClearanceThroughTheAPIServer(t *testing.T) {
 		assert.NotContains(t, groups, "system:masters", c.name)
 	}
 
-	// The first clearance stands, even for its author.
-	_, err := k.As(localkube.Alice).Run("patch", "workflowexecution", "wfe-doc", "--subresource=status", "--type=merge",
-		"-p", `{"status":{"blockClearance":{"clearReason":"a different reason, after the fact"}}}`)
+	// No record of a clearance that did not take effect: one the API server
+	// refuses after blockclear admitted it (a ValidatingAdmissionPolicy runs
+	// after mutating webhooks), and a server-side dry run.
+	vetoPolicy(t, k)
+	failedWFE(t, k, "wfe-vetoed")
+	_, err := k.As(localkube.Alice).Run("patch", "workflowexecution", "wfe-vetoed", "--subresource=status", "--type=merge",
+		"-p", `{"status":{"blockClearance":{"clearReason":"vetoed: root cause fixed in PR 1234"}}}`)
 	var ke *testenv.KubectlError
+	require.ErrorAs(t, err, &ke)
+	assert.Contains(t, ke.Stderr, "vetoed by policy")
+	assert.Nil(t, storedClearance(t, k, "wfe-vetoed"))
+	failedWFE(t, k, "wfe-dry")
+	out := k.As(localkube.Alice).Must(t, "patch", "workflowexecution", "wfe-dry", "--subresource=status", "--type=merge",
+		"--dry-run=server", "-o", "json", "-p", `{"status":{"blockClearance":{"clearReason":"root cause fixed in PR 1234"}}}`)
+	assert.Contains(t, out, `"clearedBy": "alice"`, "the dry run shows the stamped clearance")
+	assert.Nil(t, storedClearance(t, k, "wfe-dry"))
+	// A real clearance after them: once its event is in, anything emitted
+	// before it would be too (one emitter, in order).
+	failedWFE(t, k, "wfe-after")
+	k.As(localkube.Alice).Must(t, docCommand(t, "wfe-after", k.Namespace)...)
+	reconcile(t, bc)
+	require.Eventually(t, func() bool {
+		return db.Count(t, "audit.audit_events WHERE correlation_id = 'rr-wfe-after'") == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	assert.Zero(t, db.Count(t, "audit.audit_events WHERE correlation_id IN ('rr-wfe-vetoed', 'rr-wfe-dry')"),
+		"no audit record claims a clearance that never took effect")
+
+	// The first clearance stands, even for its author.
+	_, err = k.As(localkube.Alice).Run("patch", "workflowexecution", "wfe-doc", "--subresource=status", "--type=merge",
+		"-p", `{"status":{"blockClearance":{"clearReason":"a different reason, after the fact"}}}`)
 	require.ErrorAs(t, err, &ke)
 	assert.Contains(t, ke.Stderr, "already cleared by alice")
 
 	// Kubernaut's schema takes a clearance with an empty reason and any
-	// clearedBy; blockclear does not. An empty clearance claims nothing, so
-	// blockclear lets it pass, and the schema refuses it (its required
-	// fields are missing).
+	// clearedBy; blockclear does not, nor an empty one (Kubernaut's
+	// controller reads any blockClearance as cleared).
 	failedWFE(t, k, "wfe-lax")
-	for patch, want := range map[string]string{
-		`{"status":{"blockClearance":{"clearMethod":"StatusField","clearReason":"","clearedBy":"mallory"}}}`: "at least 10 characters",
-		`{"status":{"blockClearance":{}}}`: "Required value",
+	for _, patch := range []string{
+		`{"status":{"blockClearance":{"clearMethod":"StatusField","clearReason":"","clearedBy":"mallory"}}}`,
+		`{"status":{"blockClearance":{}}}`,
+		`{"status":{"blockClearance":{"clearMethod":"","clearReason":"","clearedBy":""}}}`,
 	} {
+		want := "at least 10 characters"
 		_, err = k.As(localkube.Alice).Run("patch", "workflowexecution", "wfe-lax", "--subresource=status", "--type=merge", "-p", patch)
 		require.ErrorAs(t, err, &ke, patch)
 		assert.Contains(t, ke.Stderr, want, patch)
@@ -245,4 +304,35 @@ func TestBlockClearanceThroughTheAPIServer(t *testing.T) {
 	assert.Contains(t, ke.Stderr, `User "bob" cannot update resource "workflowexecutions/status"`)
 	assert.Nil(t, storedClearance(t, k, "wfe-bob"))
 	assert.Zero(t, db.Count(t, "audit.audit_events WHERE actor_id = 'bob'"))
+}
+
+// vetoPolicy makes the API server refuse, after admission webhooks, any
+// WorkflowExecution status whose clear reason says "vetoed", in the test's
+// namespace: an update blockclear admitted that never takes effect.
+func vetoPolicy(t *testing.T, k *testenv.Kube) {
+	t.Helper()
+	name := "veto-" + k.Namespace
+	k.Admin().Create(t, []byte(`{"apiVersion":"admissionregistration.k8s.io/v1","kind":"ValidatingAdmissionPolicy",
+ "metadata":{"name":"`+name+`"},
+ "spec":{"failurePolicy":"Fail",
+  "matchConstraints":{"resourceRules":[{"apiGroups":["kubernaut.ai"],"apiVersions":["*"],"operations":["UPDATE"],
+    "resources":["workflowexecutions/status"]}]},
+  "validations":[{"expression":"!has(object.status.blockClearance) || !object.status.blockClearance.clearReason.contains('vetoed')",
+    "message":"vetoed by policy"}]}}`))
+	k.Admin().Create(t, []byte(`{"apiVersion":"admissionregistration.k8s.io/v1","kind":"ValidatingAdmissionPolicyBinding",
+ "metadata":{"name":"`+name+`"},
+ "spec":{"policyName":"`+name+`","validationActions":["Deny"],
+  "matchResources":{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"`+k.Namespace+`"}}}}}`))
+	t.Cleanup(func() {
+		_, _ = k.Admin().Run("delete", "validatingadmissionpolicybinding", name)
+		_, _ = k.Admin().Run("delete", "validatingadmissionpolicy", name)
+	})
+	// A policy takes effect a moment after it is created.
+	failedWFE(t, k, "wfe-veto-probe")
+	require.Eventually(t, func() bool {
+		_, err := k.As(localkube.Alice).Run("patch", "workflowexecution", "wfe-veto-probe", "--subresource=status", "--type=merge",
+			"--dry-run=server", "-p", `{"status":{"blockClearance":{"clearReason":"vetoed: probing the policy"}}}`)
+		var ke *testenv.KubectlError
+		return errors.As(err, &ke) && strings.Contains(ke.Stderr, "vetoed by policy")
+	}, 15*time.Second, 100*time.Millisecond, "the API server never applied the policy")
 }

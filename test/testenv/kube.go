@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
@@ -90,6 +91,39 @@ func (k *Kube) ServiceAccountToken(t testing.TB, name string) string {
 	t.Helper()
 	k.Admin().Must(t, "create", "serviceaccount", name)
 	return strings.TrimSpace(k.Admin().Must(t, "create", "token", name))
+}
+
+// Apply applies a manifest of infra/ (path relative to the repository root)
+// in the test's namespace: its objects' own namespace, the cluster one
+// (kubernaut), is replaced by the test's.
+func (k *Kube) Apply(t testing.TB, file string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(Root(t), file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.ReplaceAll(b, []byte("namespace: kubernaut\n"), []byte("namespace: "+k.Namespace+"\n"))
+	if out, err := k.Admin().RunInput(b, "apply", "--server-side", "-f", "-"); err != nil {
+		t.Fatalf("apply %s: %v\n%s", file, err, out)
+	}
+}
+
+// FunctionSettings are the settings with which a function process calls
+// this API server as the service account name of the test's namespace
+// (created if need be), as it would from a pod (kubeapi.FromSettings).
+func (k *Kube) FunctionSettings(t testing.TB, name string) map[string]string {
+	t.Helper()
+	_, _ = k.Admin().Run("create", "serviceaccount", name) // may exist, from a manifest
+	token := strings.TrimSpace(k.Admin().Must(t, "create", "token", name))
+	dir := t.TempDir()
+	ca, tok := filepath.Join(dir, "ca.crt"), filepath.Join(dir, "token")
+	if err := os.WriteFile(ca, k.CABundle(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tok, []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{"AUDITFN_KUBE_API": k.Server, "AUDITFN_KUBE_CA_FILE": ca, "AUDITFN_KUBE_TOKEN_FILE": tok}
 }
 
 // ServingTLS is a certificate for hosts signed by the local CA, for a
