@@ -18,9 +18,14 @@ import (
 // the token file.
 const SettingAuth = "AUDITFN_QUERY_AUTH"
 
-// accessPath is the non-resource path an auditor must be allowed to "get"
-// (ClusterRole rule nonResourceURLs: ["/api/v1/audit/*"]).
-const accessPath = "/api/v1/audit/*"
+// The permission an auditor needs: "get" on auditevents.audit.kubernaut.ai
+// (ClusterRole auditfn-auditor), a resource no API serves and no default
+// role grants. A non-resource URL would not do: every authenticated user
+// may get /api/* (ClusterRole system:discovery), /api/v1/audit/* included.
+const (
+	AccessGroup    = "audit.kubernaut.ai"
+	AccessResource = "auditevents"
+)
 
 // kubeAuth checks bearer tokens with the Kubernetes API server: a
 // TokenReview says who the caller is, a SubjectAccessReview whether they may
@@ -43,7 +48,7 @@ func newKubeAuth(api *kubeapi.Client) *kubeAuth {
 		if err := api.Do(ctx, http.MethodPost, "/apis/authorization.k8s.io/v1/subjectaccessreviews", authzv1.SubjectAccessReview{
 			TypeMeta: metav1.TypeMeta{APIVersion: "authorization.k8s.io/v1", Kind: "SubjectAccessReview"},
 			Spec: authzv1.SubjectAccessReviewSpec{User: u.Username, UID: u.UID, Groups: u.Groups,
-				NonResourceAttributes: &authzv1.NonResourceAttributes{Path: accessPath, Verb: "get"}},
+				ResourceAttributes: &authzv1.ResourceAttributes{Group: AccessGroup, Resource: AccessResource, Verb: "get"}},
 		}, &sar); err != nil {
 			return err
 		}

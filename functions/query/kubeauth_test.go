@@ -41,7 +41,7 @@ func apiServer(t *testing.T, calls *atomic.Int64) *httptest.Server {
 		case "/apis/authorization.k8s.io/v1/subjectaccessreviews":
 			var sar authzv1.SubjectAccessReview
 			require.NoError(t, json.NewDecoder(r.Body).Decode(&sar))
-			assert.Equal(t, accessPath, sar.Spec.NonResourceAttributes.Path)
+			assert.Equal(t, authzv1.ResourceAttributes{Group: AccessGroup, Resource: AccessResource, Verb: "get"}, *sar.Spec.ResourceAttributes)
 			sar.Status.Allowed = len(sar.Spec.Groups) > 0 && sar.Spec.Groups[0] == "auditors"
 			w.WriteHeader(http.StatusCreated)
 			_ = json.NewEncoder(w).Encode(sar)
