@@ -22,9 +22,6 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"function/cmd/localstack/localkube"
 	"function/test/procs"
@@ -65,23 +62,13 @@ func blockclearWebhook(t *testing.T, k *testenv.Kube, sink string) string {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(testenv.Root(t), "infra", "webhook", "mutatingwebhook.yaml"))
 	require.NoError(t, err)
-	var cfg admissionregistrationv1.MutatingWebhookConfiguration
-	require.NoError(t, yaml.UnmarshalStrict(raw, &cfg))
-	path := *cfg.Webhooks[0].ClientConfig.Service.Path
-	bc, proxy := blockclearBehindTLS(t, k, sink, path)
-	cfg.Name += "-" + k.Namespace
-	cfg.Annotations = nil
-	for i := range cfg.Webhooks {
-		w := &cfg.Webhooks[i]
-		require.Equal(t, path, *w.ClientConfig.Service.Path, "every webhook is blockclear's one path")
-		u := proxy + path
-		w.ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &u, CABundle: k.CABundle(t)}
-		w.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": k.Namespace}}
-	}
-	b, err := json.Marshal(cfg)
+	path, err := localkube.WebhookPath(raw)
 	require.NoError(t, err)
-	k.Admin().Create(t, b)
-	t.Cleanup(func() { _, _ = k.Admin().Run("delete", "mutatingwebhookconfiguration", cfg.Name) })
+	bc, proxy := blockclearBehindTLS(t, k, sink, path)
+	name, manifest, err := localkube.Webhook(raw, proxy, k.CABundle(t), k.Namespace)
+	require.NoError(t, err)
+	k.Admin().Create(t, manifest)
+	t.Cleanup(func() { _, _ = k.Admin().Run("delete", "mutatingwebhookconfiguration", name) })
 	return bc
 }
 
