@@ -16,7 +16,14 @@ import (
 // collector a dev.knative.sources.ping event every `every`, starting one
 // minute after start-up, until ctx ends.
 func pingCompaction(ctx context.Context, log *slog.Logger, collector string, every time.Duration) {
-	wait := time.Minute
+	ping(ctx, log, "compaction ping", collector, "/localrun/compact", []byte(`{"task":"compact"}`), time.Minute, every, true)
+}
+
+// ping sends target a dev.knative.sources.ping event after first, then
+// every `every`, until ctx ends, as a PingSource does. Answers are logged
+// when they fail, and all of them with logAll.
+func ping(ctx context.Context, log *slog.Logger, what, target, source string, data []byte, first, every time.Duration, logAll bool) {
+	wait := first
 	for {
 		select {
 		case <-ctx.Done():
@@ -26,21 +33,25 @@ func pingCompaction(ctx context.Context, log *slog.Logger, collector string, eve
 		wait = every
 		e := cloudevents.NewEvent()
 		e.SetID(uuid.NewString())
-		e.SetSource("/localrun/compact")
+		e.SetSource(source)
 		e.SetType("dev.knative.sources.ping")
-		_ = e.SetData(cloudevents.ApplicationJSON, []byte(`{"task":"compact"}`))
-		req, err := cehttp.NewHTTPRequestFromEvent(ctx, collector, e)
+		if data != nil {
+			_ = e.SetData(cloudevents.ApplicationJSON, data)
+		}
+		req, err := cehttp.NewHTTPRequestFromEvent(ctx, target, e)
 		if err != nil {
-			log.Error("compaction ping", "err", err)
+			log.Error(what, "err", err)
 			continue
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			log.Error("compaction ping", "err", err)
+			log.Error(what, "err", err)
 			continue
 		}
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
-		log.Info("compaction ping", "status", resp.StatusCode, "report", string(body))
+		if resp.StatusCode >= 300 || logAll {
+			log.Info(what, "status", resp.StatusCode, "report", string(body))
+		}
 	}
 }

@@ -66,6 +66,13 @@ func run(log *slog.Logger) error {
 		addrs[n] = fmt.Sprintf("127.0.0.1:%d", firstPort+i)
 	}
 	env = append(env, "K_SINK=http://"+addrs["collector"])
+	kube := kubeFrom(stack)
+	var kubeEnv []string
+	if kube != nil {
+		if kubeEnv, err = kube.blockclearSettings(); err != nil {
+			return fmt.Errorf("local kube-apiserver: %w (run `make up`)", err)
+		}
+	}
 	var procs []*exec.Cmd
 	defer func() {
 		for _, p := range procs {
@@ -86,6 +93,9 @@ func run(log *slog.Logger) error {
 			dsn.User = url.User("auditfn_catalog")
 			cmd.Env = append(cmd.Env, config.PGDSN+"="+dsn.String())
 		}
+		if n == "blockclear" {
+			cmd.Env = append(cmd.Env, kubeEnv...)
+		}
 		cmd.Stdout, cmd.Stderr = prefixed(n), prefixed(n)
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("start %s: %w", n, err)
@@ -101,6 +111,14 @@ func run(log *slog.Logger) error {
 		every = d // a local convenience: an invalid value keeps the default
 	}
 	go pingCompaction(ctx, log, "http://"+addrs["collector"], every)
+	if kube != nil {
+		stopWebhook, err := kube.registerWebhook(log, addrs["blockclear"])
+		if err != nil {
+			return fmt.Errorf("register the blockclear webhook: %w", err)
+		}
+		defer stopWebhook()
+		go pingReconcile(ctx, log, "http://"+addrs["blockclear"])
+	}
 
 	srv := &http.Server{Addr: routerAddr, Handler: routes.Proxy(addrs), ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
@@ -111,7 +129,11 @@ func run(log *slog.Logger) error {
 	}
 	fmt.Printf("  collector is the CloudEvents sink (K_SINK) of the other functions; in a cluster only the Broker talks to it.\n")
 	fmt.Printf("  compaction (archive of days older than AUDITFN_HOT_DAYS) runs a minute after start, then every %s (AUDITFN_LOCAL_COMPACT_EVERY)\n", every)
-	fmt.Printf("  the audit API wants a bearer token: see .local/query-tokens\nCtrl-C stops the functions (make down stops PostgreSQL and MinIO).\n\n")
+	if kube != nil {
+		fmt.Printf("  block clearance: the local kube-apiserver (KUBECONFIG=%s) calls blockclear at https://%s for WorkflowExecutions in namespace %s;\n", kube.kubeconfig, webhookAddr, kubeNamespace)
+		fmt.Printf("    clear one as alice, the documented command with --context alice (README \"Try it\"); it is audited within %s (a reconcile of the persisted object stands in for the ApiServerSource)\n", reconcileEvery)
+	}
+	fmt.Printf("  the audit API wants a bearer token: see .local/query-tokens\nCtrl-C stops the functions (make down stops PostgreSQL, MinIO and the kube-apiserver).\n\n")
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
