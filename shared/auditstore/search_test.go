@@ -13,13 +13,14 @@ import (
 	"function/shared/auditevent"
 	"function/shared/auditstore"
 	"function/test/fixtures"
+	"function/test/testenv"
 )
 
 // The namespace filter (the block clearances of a namespace) reads the
 // partial namespace index of each partition, also in a generic plan, as a
 // cached prepared statement may be.
 func TestNamespaceFilterUsesItsIndex(t *testing.T) {
-	_, pool, w := newWriter(t)
+	_, pool, w := testenv.NewWriter(t)
 	ctx := context.Background()
 	for i := range 3 {
 		_, err := w.Write(ctx, fixtures.Flow(fmt.Sprintf("rr-ns-%d", i), time.Now().UTC().Add(-time.Duration(i)*24*time.Hour)))

@@ -19,21 +19,8 @@ import (
 	"function/test/testenv"
 )
 
-func newWriter(t *testing.T) (testenv.DB, *pgxpool.Pool, *auditstore.Writer) {
-	t.Helper()
-	db := testenv.NewDB(t)
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, db.AppDSN)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	w, err := auditstore.NewWriter(ctx, pool, auditstore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(w.Close)
-	return db, pool, w
-}
-
 func TestWriteStoresEveryTypeWithDerivedColumns(t *testing.T) {
-	db, pool, w := newWriter(t)
+	db, pool, w := testenv.NewWriter(t)
 	ctx := context.Background()
 	at := time.Date(2026, 11, 20, 8, 30, 0, 123456789, time.UTC)
 	flow := fixtures.Flow("rr-1", at)
@@ -68,7 +55,7 @@ func TestWriteStoresEveryTypeWithDerivedColumns(t *testing.T) {
 }
 
 func TestWriteIsExactlyOnceUnderConcurrentRedelivery(t *testing.T) {
-	db, pool, w := newWriter(t)
+	db, pool, w := testenv.NewWriter(t)
 	ctx := context.Background()
 	flow := fixtures.Flow("rr-dup", time.Now())
 	var wg sync.WaitGroup
@@ -102,7 +89,7 @@ func TestWriteIsExactlyOnceUnderConcurrentRedelivery(t *testing.T) {
 }
 
 func TestConcurrentWritersKeepOneStrictChain(t *testing.T) {
-	db, pool, w := newWriter(t)
+	db, pool, w := testenv.NewWriter(t)
 	ctx := context.Background()
 	w2, err := auditstore.NewWriter(ctx, pool, auditstore.Options{MaxBatch: 7})
 	require.NoError(t, err)
@@ -126,7 +113,7 @@ func TestConcurrentWritersKeepOneStrictChain(t *testing.T) {
 }
 
 func TestOldAndFutureDaysGetPartitionsOnDemand(t *testing.T) {
-	db, _, w := newWriter(t)
+	db, _, w := testenv.NewWriter(t)
 	ctx := context.Background()
 	old := fixtures.Event(auditevent.TypeActionsListed, "rr-old", time.Date(2024, 2, 29, 23, 59, 59, 0, time.UTC))
 	soon := fixtures.Event(auditevent.TypeActionsListed, "rr-soon", time.Now().Add(50*time.Minute))
@@ -137,7 +124,7 @@ func TestOldAndFutureDaysGetPartitionsOnDemand(t *testing.T) {
 }
 
 func TestAuditTablesAreAppendOnly(t *testing.T) {
-	db, _, w := newWriter(t)
+	db, _, w := testenv.NewWriter(t)
 	ctx := context.Background()
 	_, err := w.Write(ctx, fixtures.Flow("rr-ro", time.Now()))
 	require.NoError(t, err)
@@ -179,7 +166,7 @@ func verifyChain(t *testing.T, pool *pgxpool.Pool) {
 // A partition dropped behind a running writer's back (the archive's verified
 // drop) does not make late events for that day fail.
 func TestLateEventForADroppedPartitionIsStored(t *testing.T) {
-	db, _, w := newWriter(t)
+	db, _, w := testenv.NewWriter(t)
 	ctx := context.Background()
 	day := time.Date(2025, 3, 4, 12, 0, 0, 0, time.UTC)
 	_, err := w.Write(ctx, []auditevent.Event{fixtures.Event(auditevent.TypeActionsListed, "rr-late-1", day)})

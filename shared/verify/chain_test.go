@@ -24,7 +24,7 @@ import (
 // found as in one pass.
 func TestVerifyAcrossSpans(t *testing.T) {
 	defer verify.SetChunkEvents(7)() // 5-event batches: spans end at 1, 2, 4, 5, 7, ...
-	db, pool, w := newWriter(t)
+	db, pool, w := testenv.NewWriter(t)
 	ctx := context.Background()
 	for i := range 9 {
 		_, err := w.Write(ctx, fixtures.Flow(fmt.Sprintf("rr-span-%d", i), time.Now()))
@@ -114,7 +114,7 @@ func (a fakeArchive) Parts(context.Context, int64) ([]verify.ColdPart, error) {
 // cross, and an altered archived event is named.
 func TestVerifyReadsEachArchivedPartOnceAcrossSpans(t *testing.T) {
 	defer verify.SetChunkEvents(7)()
-	db, pool, w := newWriter(t)
+	db, pool, w := testenv.NewWriter(t)
 	ctx := context.Background()
 	days := []time.Time{time.Now().AddDate(0, 0, -3), time.Now().AddDate(0, 0, -2), time.Now()}
 	for i := range 12 {
@@ -154,7 +154,7 @@ func TestVerifyReadsEachArchivedPartOnceAcrossSpans(t *testing.T) {
 }
 
 func TestVerifyChainFindsTheCulprits(t *testing.T) {
-	db, pool, w := newWriter(t)
+	db, pool, w := testenv.NewWriter(t)
 	ctx := context.Background()
 	for i := range 3 {
 		_, err := w.Write(ctx, fixtures.Flow(fmt.Sprintf("rr-v%d", i), time.Now()))
@@ -187,17 +187,4 @@ func verifyAll(t *testing.T, pool *pgxpool.Pool, cold verify.Cold) []verify.Find
 func verifyChain(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
 	require.Empty(t, verifyAll(t, pool, nil))
-}
-
-func newWriter(t *testing.T) (testenv.DB, *pgxpool.Pool, *auditstore.Writer) {
-	t.Helper()
-	db := testenv.NewDB(t)
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, db.AppDSN)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	w, err := auditstore.NewWriter(ctx, pool, auditstore.Options{})
-	require.NoError(t, err)
-	t.Cleanup(w.Close)
-	return db, pool, w
 }

@@ -56,6 +56,23 @@ func duplicates(t *testing.T, col *procs.Proc) int {
 	return n
 }
 
+// sendUpdate delivers a persisted WorkflowExecution to blockclear as the
+// ApiServerSource adapter does: a Resource-mode update event.
+func sendUpdate(t *testing.T, blockclear, id string, obj []byte) {
+	t.Helper()
+	e := cloudevents.NewEvent()
+	e.SetID(id)
+	e.SetSource("https://10.96.0.1:443")
+	e.SetType("dev.knative.apiserver.resource.update")
+	require.NoError(t, e.SetData(cloudevents.ApplicationJSON, obj))
+	req, err := cehttp.NewHTTPRequestFromEvent(context.Background(), blockclear, e)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+}
+
 // A clearance stamped by the webhook lands, once the ApiServerSource shows it
 // persisted, as one audit event with the verified user as actor; a replayed
 // admission call and a second update event still leave exactly one row.
@@ -82,18 +99,7 @@ func TestBlockClearanceIsAuditedExactlyOnce(t *testing.T) {
 	// The ApiServerSource sees the persisted object, clearance included, on
 	// this update and on every later one.
 	for i := range 2 {
-		e := cloudevents.NewEvent()
-		e.SetID("apiserver-" + strconv.Itoa(i))
-		e.SetSource("https://10.96.0.1:443")
-		e.SetType("dev.knative.apiserver.resource.update")
-		e.SetSubject("/apis/kubernaut.ai/v1alpha1/namespaces/payments/workflowexecutions/wfe-api-7f9c")
-		require.NoError(t, e.SetData(cloudevents.ApplicationJSON, []byte(sprintf(wfe, `,"blockClearance":`+string(patch[0].Value)))))
-		req, err := cehttp.NewHTTPRequestFromEvent(context.Background(), bc.URL(), e)
-		require.NoError(t, err)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		resp.Body.Close()
-		assert.Equal(t, http.StatusAccepted, resp.StatusCode)
+		sendUpdate(t, bc.URL(), "apiserver-"+strconv.Itoa(i), []byte(sprintf(wfe, `,"blockClearance":`+string(patch[0].Value))))
 	}
 
 	query := "audit.audit_events WHERE event_type = 'workflowexecution.block.cleared' AND correlation_id = 'rr-payments-oom-1'"

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -456,17 +453,7 @@ func (e everything) storedOnlyTheGoodRequests(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(review.Response.Patch, &patch))
 	persisted := bytes.ReplaceAll([]byte(sprintf(wfe, `,"blockClearance":`+string(patch[0].Value))), []byte("rr-payments-oom-1"), []byte("rr-sweep-good"))
-	update := cloudevents.NewEvent()
-	update.SetID("apiserver-sweep")
-	update.SetSource("https://10.96.0.1:443")
-	update.SetType("dev.knative.apiserver.resource.update")
-	require.NoError(t, update.SetData(cloudevents.ApplicationJSON, persisted))
-	req, err := cehttp.NewHTTPRequestFromEvent(context.Background(), e.procs["blockclear"].URL(), update)
-	require.NoError(t, err)
-	resp, err = http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	sendUpdate(t, e.procs["blockclear"].URL(), "apiserver-sweep", persisted)
 	for _, doc := range []string{actionTypeDoc, workflowDoc} {
 		resp := e.sendDocument(t, []byte(doc))
 		resp.Body.Close()

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"function/shared/auditstore"
 	"function/shared/config"
 	"function/shared/pgdb"
 )
@@ -134,4 +136,23 @@ func (db DB) Scalar(t testing.TB, sql string, args ...any) any {
 func (db DB) Count(t testing.TB, tail string, args ...any) int64 {
 	t.Helper()
 	return db.Scalar(t, "SELECT count(*) FROM "+tail, args...).(int64)
+}
+
+// NewWriter is a fresh database with the collector's group-commit writer
+// on a pool of the application role, as the collector runs it.
+func NewWriter(t testing.TB) (DB, *pgxpool.Pool, *auditstore.Writer) {
+	t.Helper()
+	db := NewDB(t)
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, db.AppDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	w, err := auditstore.NewWriter(ctx, pool, auditstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return db, pool, w
 }
