@@ -34,7 +34,7 @@ func (k *kube) pkiDir() string      { return filepath.Join(k.dir, "pki") }
 func (k *kube) pki(f string) string { return filepath.Join(k.pkiDir(), f) }
 func (k *kube) kubeconfig() string  { return filepath.Join(k.local, "kubeconfig") }
 func (k *kube) server() string      { return fmt.Sprintf("https://127.0.0.1:%d", k.apiPort) }
-func (k *kube) etcdURL() string     { return fmt.Sprintf("http://127.0.0.1:%d", k.etcdPort) }
+func (k *kube) etcdURL() string     { return localkube.EtcdURL(k.etcdPort) }
 func (k *kube) etcdData() string    { return filepath.Join(k.dir, "etcd-data") }
 
 func (k *kube) etcd() daemon {
@@ -54,7 +54,7 @@ func (k *kube) env() string {
 
 func (k *kube) up(ctx context.Context) error {
 	bin := filepath.Join(k.local, "bin")
-	for _, c := range []component{etcdComponent, apiserverComponent} {
+	for _, c := range []component{etcdComponent, apiserverComponent, adapterComponent} {
 		if err := c.build(ctx, k.root, bin); err != nil {
 			return err
 		}
@@ -162,15 +162,7 @@ func (k *kube) etcdHealthy() bool {
 }
 
 func (k *kube) startEtcd(bin string) error {
-	peer := fmt.Sprintf("http://127.0.0.1:%d", k.etcdPort+1)
-	return k.etcd().start(bin, []string{
-		"--name=auditfn", "--data-dir=" + k.etcdData(),
-		"--listen-client-urls=" + k.etcdURL(), "--advertise-client-urls=" + k.etcdURL(),
-		"--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
-		"--initial-cluster=auditfn=" + peer,
-		// Throwaway data (down wipes it): no fsync spares the shared disk.
-		"--unsafe-no-fsync", "--log-level=warn",
-	}, nil, 30*time.Second, k.etcdHealthy)
+	return k.etcd().start(bin, localkube.EtcdArgs(k.etcdData(), k.etcdPort), nil, 30*time.Second, k.etcdHealthy)
 }
 
 // adminClient is an HTTP client that trusts the local CA and presents the
@@ -196,24 +188,8 @@ func (k *kube) apiserverReady(c *http.Client) bool {
 }
 
 func (k *kube) startAPIServer(bin string, c *http.Client) error {
-	return k.apiserver().start(bin, []string{
-		"--etcd-servers=" + k.etcdURL(),
-		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", k.apiPort),
-		"--tls-cert-file=" + k.pki("apiserver.crt"), "--tls-private-key-file=" + k.pki("apiserver.key"),
-		"--cert-dir=" + filepath.Join(k.dir, "apiserver-certs"),
-		"--client-ca-file=" + k.pki(localca.CertFile),
-		"--service-account-key-file=" + k.pki("sa.pub"), "--service-account-signing-key-file=" + k.pki("sa.key"),
-		"--service-account-issuer=https://kubernetes.default.svc",
-		"--service-cluster-ip-range=10.96.0.0/16",
-		"--authorization-mode=RBAC",
-		"--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionWebhook",
-		"--disable-admission-plugins=ResourceQuota",
-		// With a loopback advertise address the default reconciler only
-		// logs that the address is invalid; nothing here needs the
-		// endpoints of the kubernetes Service.
-		"--endpoint-reconciler-type=none",
-		"--profiling=false",
-	}, nil, 90*time.Second, func() bool { return k.apiserverReady(c) })
+	return k.apiserver().start(bin, localkube.APIServerArgs(k.pkiDir(), filepath.Join(k.dir, "apiserver-certs"), k.etcdURL(), k.apiPort),
+		nil, 90*time.Second, func() bool { return k.apiserverReady(c) })
 }
 
 func (k *kube) down() error {

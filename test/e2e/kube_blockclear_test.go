@@ -33,22 +33,38 @@ import (
 // certificate from the local CA) that forwards only the webhook path. It
 // returns blockclear's own URL (where cluster events and pings go) and the
 // proxy's. blockclear reconciles through the API server as its
-// ServiceAccount, with the RBAC of infra/rbac/blockclear.yaml.
-func blockclearBehindTLS(t *testing.T, k *testenv.Kube, sink, path string) (string, string) {
+// ServiceAccount, with the RBAC of infra/rbac/blockclear.yaml. With ns,
+// blockclear and the proxy run inside that network namespace (where k's
+// API server is).
+func blockclearBehindTLS(t *testing.T, ns *testenv.Netns, k *testenv.Kube, sink, path string) (*procs.Proc, string) {
 	t.Helper()
 	k.Apply(t, "infra/rbac/blockclear.yaml")
 	env := k.FunctionSettings(t, "auditfn-blockclear")
 	env["AUDITFN_FUNCTION"], env["K_SINK"], env["AUDITFN_BLOCKCLEAR_RECONCILE_NAMESPACE"] = "blockclear", sink, k.Namespace
-	bc := procs.Start(t, procs.Binary(t, "./cmd/auditfn"), procs.FreeAddr(t), env)
+	bin := procs.Binary(t, "./cmd/auditfn")
+	var bc *procs.Proc
+	if ns == nil {
+		bc = procs.Start(t, bin, procs.FreeAddr(t), env)
+	} else {
+		bc = procs.StartIn(t, ns, bin, procs.FreeAddr(t), env)
+	}
 	target, err := url.Parse(bc.URL())
 	require.NoError(t, err)
+	proxy := httputil.NewSingleHostReverseProxy(target)
 	mux := http.NewServeMux()
-	mux.Handle("POST "+path, httputil.NewSingleHostReverseProxy(target))
+	mux.Handle("POST "+path, proxy)
 	srv := httptest.NewUnstartedServer(mux) // on 127.0.0.1
+	if ns != nil {
+		l, err := ns.Listen("127.0.0.1:0")
+		require.NoError(t, err)
+		srv.Listener.Close()
+		srv.Listener = l
+		proxy.Transport = ns.Client().Transport
+	}
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{k.ServingTLS(t, "127.0.0.1")}}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return bc.URL(), srv.URL
+	return bc, srv.URL
 }
 
 // blockclearWebhook runs blockclear behind TLS and registers it with
@@ -57,14 +73,14 @@ func blockclearBehindTLS(t *testing.T, k *testenv.Kube, sink, path string) (stri
 // URL of the local proxy instead of the in-cluster Service, the local CA
 // instead of cert-manager's injection, and only for the test's namespace
 // (webhook configurations are cluster-wide, and tests run in parallel).
-// It returns blockclear's own URL.
-func blockclearWebhook(t *testing.T, k *testenv.Kube, sink string) string {
+// It returns blockclear. With ns, see blockclearBehindTLS.
+func blockclearWebhook(t *testing.T, ns *testenv.Netns, k *testenv.Kube, sink string) *procs.Proc {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(testenv.Root(t), "infra", "webhook", "mutatingwebhook.yaml"))
 	require.NoError(t, err)
 	path, err := localkube.WebhookPath(raw)
 	require.NoError(t, err)
-	bc, proxy := blockclearBehindTLS(t, k, sink, path)
+	bc, proxy := blockclearBehindTLS(t, ns, k, sink, path)
 	name, manifest, err := localkube.Webhook(raw, proxy, k.CABundle(t), k.Namespace)
 	require.NoError(t, err)
 	k.Admin().Create(t, manifest)
@@ -74,8 +90,8 @@ func blockclearWebhook(t *testing.T, k *testenv.Kube, sink string) string {
 
 // reconcile pings blockclear as the PingSource does: it lists the
 // namespace's WorkflowExecutions through the API server and emits the
-// event of every clearance persisted there.
-func reconcile(t *testing.T, bc string) {
+// event of every clearance persisted there. c reaches bc.
+func reconcile(t *testing.T, c *http.Client, bc string) {
 	t.Helper()
 	e := cloudevents.NewEvent()
 	e.SetID("ping-" + strconv.FormatInt(time.Now().UnixNano(), 10))
@@ -83,7 +99,7 @@ func reconcile(t *testing.T, bc string) {
 	e.SetType("dev.knative.sources.ping")
 	req, err := cehttp.NewHTTPRequestFromEvent(context.Background(), bc, e)
 	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -157,7 +173,7 @@ func TestBlockClearanceThroughTheAPIServer(t *testing.T) {
 	k := testenv.NewKube(t)
 	db := testenv.NewDB(t)
 	col := collector(t, db, procs.FreeAddr(t))
-	bc := blockclearWebhook(t, k, col.URL())
+	bc := blockclearWebhook(t, nil, k, col.URL()).URL()
 
 	// Operators get the role infra/rbac/ grants for clearing blocks.
 	k.Admin().Must(t, "apply", "--server-side", "-f", filepath.Join(testenv.Root(t), "infra", "rbac", "operators.yaml"))
@@ -210,7 +226,7 @@ func TestBlockClearanceThroughTheAPIServer(t *testing.T) {
 
 		// Audited once seen persisted: here by the reconcile (no
 		// ApiServerSource adapter runs in this test).
-		reconcile(t, bc)
+		reconcile(t, http.DefaultClient, bc)
 		q := "audit.audit_events WHERE event_type = 'workflowexecution.block.cleared' AND correlation_id = 'rr-" + c.name + "'"
 		require.Eventually(t, func() bool { return db.Count(t, q) == 1 }, 10*time.Second, 20*time.Millisecond, c.name)
 		assert.Equal(t, c.user, db.Scalar(t, "SELECT actor_id FROM "+q), c.name)
@@ -240,7 +256,7 @@ func TestBlockClearanceThroughTheAPIServer(t *testing.T) {
 	// before it would be too (one emitter, in order).
 	failedWFE(t, k, "wfe-after")
 	k.As(localkube.Alice).Must(t, docCommand(t, "wfe-after", k.Namespace)...)
-	reconcile(t, bc)
+	reconcile(t, http.DefaultClient, bc)
 	require.Eventually(t, func() bool {
 		return db.Count(t, "audit.audit_events WHERE correlation_id = 'rr-wfe-after'") == 1
 	}, 10*time.Second, 20*time.Millisecond)

@@ -82,24 +82,30 @@ func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 // environment) and waits until /health/readiness answers 200.
 func Start(t testing.TB, bin, addr string, env map[string]string) *Proc {
 	t.Helper()
-	p := &Proc{t: t, Addr: addr, output: &syncBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin)
-	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LISTEN_ADDRESS=" + addr}
+	return start(t, nil, bin, addr, env)
+}
+
+// StartIn is Start inside the network namespace ns.
+func StartIn(t testing.TB, ns *testenv.Netns, bin, addr string, env map[string]string) *Proc {
+	t.Helper()
+	return start(t, ns, bin, addr, env)
+}
+
+func start(t testing.TB, ns *testenv.Netns, bin, addr string, env map[string]string) *Proc {
+	t.Helper()
+	cmd := exec.Command(bin)
+	client := &http.Client{Timeout: time.Second}
+	if ns != nil {
+		cmd = ns.Command(bin)
+		client = ns.Client()
+		client.Timeout = time.Second
+	}
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LISTEN_ADDRESS=" + addr}
 	for k, v := range env {
-		p.cmd.Env = append(p.cmd.Env, k+"="+v)
+		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p.cmd.Stdout, p.cmd.Stderr = p.output, p.output
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		p.Kill()
-		if t.Failed() {
-			t.Logf("output of %s on %s:\n%s", filepath.Base(bin), addr, p.output.String())
-		}
-	})
-	client := http.Client{Timeout: time.Second}
+	p := Run(t, cmd)
+	p.Addr = addr
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 		select {
 		case <-p.exited:
@@ -116,6 +122,26 @@ func Start(t testing.TB, bin, addr string, env map[string]string) *Proc {
 	}
 	t.Fatalf("%s not ready on %s after 30s:\n%s", filepath.Base(bin), addr, p.output.String())
 	return nil
+}
+
+// Run starts cmd, as its caller made it, capturing its output, and kills
+// it when the test ends. Unlike Start it waits for nothing: for a program
+// that is not one of auditfn's functions.
+func Run(t testing.TB, cmd *exec.Cmd) *Proc {
+	t.Helper()
+	p := &Proc{t: t, cmd: cmd, output: &syncBuffer{}, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.output, p.output
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		p.Kill()
+		if t.Failed() {
+			t.Logf("output of %s %s:\n%s", filepath.Base(cmd.Path), p.Addr, p.output.String())
+		}
+	})
+	return p
 }
 
 // Kill sends SIGKILL and waits for the process to be gone.

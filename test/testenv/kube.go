@@ -32,6 +32,7 @@ type Kube struct {
 	Kubeconfig string
 	Server     string // https://127.0.0.1:<port>
 	pki        string // the local CA and the API server's keys
+	ns         *Netns // where the API server runs, if not on the host
 }
 
 // NewKube creates a fresh namespace on the local API server.
@@ -42,14 +43,19 @@ func NewKube(t testing.TB) *Kube {
 	if k.Kubeconfig == "" || k.Server == "" || k.pki == "" {
 		t.Fatal("stack.env names no local kube-apiserver (run `make up`)")
 	}
+	k.createNamespace(t)
+	t.Cleanup(func() { k.removeNamespace(t) })
+	return k
+}
+
+func (k *Kube) createNamespace(t testing.TB) {
+	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	k.Namespace = "t-" + hex.EncodeToString(b)
 	if out, err := k.Admin().Run("create", "namespace", k.Namespace); err != nil {
 		t.Fatalf("create namespace on the local kube-apiserver (run `make up`): %v\n%s", err, out)
 	}
-	t.Cleanup(func() { k.removeNamespace(t) })
-	return k
 }
 
 // Kubectl runs kubectl as one identity, in the test's namespace.
@@ -161,7 +167,11 @@ func (c Kubectl) Run(args ...string) (string, error) {
 
 // RunInput is Run with stdin (for `-f -`).
 func (c Kubectl) RunInput(stdin []byte, args ...string) (string, error) {
-	cmd := exec.Command("kubectl", append(append(append([]string{}, c.who...), "--namespace="+c.k.Namespace), args...)...)
+	args = append(append(append([]string{}, c.who...), "--namespace="+c.k.Namespace), args...)
+	cmd := exec.Command("kubectl", args...)
+	if c.k.ns != nil {
+		cmd = c.k.ns.Command("kubectl", args...)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(stdin), &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -315,8 +325,11 @@ func (k *Kube) adminHTTP() (*http.Client, error) {
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.Cert)
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}}}}, nil
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}}}
+	if k.ns != nil {
+		tr.DialContext = k.ns.DialContext
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: tr}, nil
 }
 
 // do sends in (JSON, if not nil) and decodes the answer into out (if not nil).

@@ -68,6 +68,23 @@ func (db DB) CatalogDSN(t testing.TB) string {
 	return u.String()
 }
 
+// SocketDSN is dsn through PostgreSQL's unix socket instead of TCP, for a
+// process in a private network namespace (Netns), where the server's
+// 127.0.0.1 is out of reach but the filesystem is the same. The socket
+// directory is the one cmd/localstack/postgres.go configures.
+func SocketDSN(t testing.TB, dsn string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("host", filepath.Join(Root(t), ".local", "pg", "run"))
+	q.Set("port", u.Port())
+	u.Host, u.RawQuery = "", q.Encode()
+	return u.String()
+}
+
 // NewDB creates a database for this test, migrates it and drops it when the
 // test ends.
 func NewDB(t testing.TB) DB {
