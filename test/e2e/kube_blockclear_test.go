@@ -88,6 +88,21 @@ func blockclearWebhook(t *testing.T, ns *testenv.Netns, k *testenv.Kube, sink st
 	return bc
 }
 
+// webhookCalled waits until the API server calls blockclear: a webhook
+// configuration takes effect a moment after it is created. A too-short
+// reason is then refused by blockclear rather than by the schema (which
+// would refuse the missing clearedBy instead).
+func webhookCalled(t *testing.T, k *testenv.Kube) {
+	t.Helper()
+	failedWFE(t, k, "wfe-probe")
+	require.Eventually(t, func() bool {
+		_, err := k.Admin().Run("patch", "workflowexecution", "wfe-probe", "--subresource=status", "--type=merge",
+			"--dry-run=server", "-p", `{"status":{"blockClearance":{"clearReason":"short"}}}`)
+		var ke *testenv.KubectlError
+		return errors.As(err, &ke) && strings.Contains(ke.Stderr, "at least 10 characters")
+	}, 15*time.Second, 100*time.Millisecond, "the API server never called blockclear")
+}
+
 // reconcile pings blockclear as the PingSource does: it lists the
 // namespace's WorkflowExecutions through the API server and emits the
 // event of every clearance persisted there. c reaches bc.
@@ -180,16 +195,7 @@ func TestBlockClearanceThroughTheAPIServer(t *testing.T) {
 	k.Admin().Must(t, "create", "rolebinding", "clear-blocks", "--clusterrole=auditfn-block-clearer",
 		"--group="+localkube.Alice.Groups[0], "--serviceaccount="+k.Namespace+":oncall-bot")
 
-	// The webhook configuration takes effect a moment after it is created:
-	// wait until a too-short reason is refused by blockclear rather than by
-	// the schema (which would refuse the missing clearedBy instead).
-	failedWFE(t, k, "wfe-probe")
-	require.Eventually(t, func() bool {
-		_, err := k.Admin().Run("patch", "workflowexecution", "wfe-probe", "--subresource=status", "--type=merge",
-			"--dry-run=server", "-p", `{"status":{"blockClearance":{"clearReason":"short"}}}`)
-		var ke *testenv.KubectlError
-		return errors.As(err, &ke) && strings.Contains(ke.Stderr, "at least 10 characters")
-	}, 15*time.Second, 100*time.Millisecond, "the API server never called blockclear")
+	webhookCalled(t, k)
 
 	forged := `{"status":{"blockClearance":{"clearReason":"root cause fixed in PR 1234, verified on staging",` +
 		`"clearedBy":"mallory","clearedByUID":"forged","clearedByGroups":["system:masters"],"clearedAt":"2000-01-01T00:00:00Z"}}}`
