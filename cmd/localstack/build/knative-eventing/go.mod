@@ -1,11 +1,14 @@
-// The upstream ApiServerSource receive adapter that the e2e tests run
-// (cmd/localstack/component.go builds it into .local/bin), at the Knative
-// Eventing version infra/eventing targets.
+// The upstream ApiServerSource receive adapter and PingSource adapter
+// (mtping) that the e2e tests run (cmd/localstack/component.go builds them
+// into .local/bin), at the Knative Eventing version infra/eventing targets.
 module auditfn.local/build/knative-eventing
 
 go 1.26.0
 
-tool knative.dev/eventing/cmd/apiserver_receive_adapter
+tool (
+	knative.dev/eventing/cmd/apiserver_receive_adapter
+	knative.dev/eventing/cmd/mtping
+)
 
 require (
 	github.com/antlr/antlr4/runtime/Go/antlr v1.4.10 // indirect
@@ -92,6 +95,7 @@ require (
 	k8s.io/api v0.33.5 // indirect
 	k8s.io/apiextensions-apiserver v0.33.5 // indirect
 	k8s.io/apimachinery v0.33.5 // indirect
+	k8s.io/apiserver v0.33.5 // indirect
 	k8s.io/client-go v0.33.5 // indirect
 	k8s.io/klog/v2 v2.130.1 // indirect
 	k8s.io/kube-openapi v0.0.0-20250318190949-c8a335a9a2ff // indirect
