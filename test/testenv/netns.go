@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -119,4 +120,38 @@ func (n *Netns) DialContext(ctx context.Context, network, addr string) (net.Conn
 // Client is an HTTP client whose connections are made inside the namespace.
 func (n *Netns) Client() *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: n.DialContext}}
+}
+
+// Forward listens on the loopback address addr inside the namespace and
+// relays each connection to the same address on the host, until the test
+// ends: a process inside reaches one host service (such as MinIO, TCP
+// only) at the address it would use outside, and nothing else.
+func (n *Netns) Forward(t testing.TB, addr string) {
+	t.Helper()
+	if host, _, err := net.SplitHostPort(addr); err != nil || !net.ParseIP(host).IsLoopback() {
+		t.Fatalf("forward %s: not a loopback address", addr)
+	}
+	l, err := n.Listen(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			in, err := l.Accept()
+			if err != nil {
+				return // closed
+			}
+			go func() {
+				defer in.Close()
+				out, err := net.Dial("tcp", addr)
+				if err != nil {
+					return
+				}
+				defer out.Close()
+				go func() { _, _ = io.Copy(out, in); _ = out.(*net.TCPConn).CloseWrite() }()
+				_, _ = io.Copy(in, out)
+			}()
+		}
+	}()
 }

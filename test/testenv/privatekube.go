@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"bytes"
+	"context"
 	"net/http"
 	"net/url"
 	"os"
@@ -99,4 +101,37 @@ func tail(b []byte, n int) []byte {
 		return b[len(b)-n:]
 	}
 	return b
+}
+
+// InstallUpstreamCRDs applies the named CRDs of localkube.UpstreamCRDs (the
+// module zips cmd/localstack installs from) and waits until they are
+// Established: a private API server has only the WorkflowExecution CRD.
+func (k *Kube) InstallUpstreamCRDs(t testing.TB, names ...string) {
+	t.Helper()
+	var stream bytes.Buffer
+	found := 0
+	for _, u := range localkube.UpstreamCRDs {
+		dir, err := localkube.ModuleDir(context.Background(), u.Module)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs, err := localkube.CRDDocs(filepath.Join(dir, u.Dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			if doc, ok := docs[name]; ok {
+				found++
+				stream.WriteString("---\n")
+				stream.Write(doc)
+			}
+		}
+	}
+	if found != len(names) {
+		t.Fatalf("found %d of the CRDs %v", found, names)
+	}
+	if out, err := k.Admin().RunInput(stream.Bytes(), "apply", "--server-side", "-f", "-"); err != nil {
+		t.Fatalf("apply %v: %v\n%s", names, err, out)
+	}
+	k.Admin().Must(t, append([]string{"wait", "--for=condition=Established", "--timeout=30s", "crd"}, names...)...)
 }
