@@ -65,7 +65,7 @@ func TestACompactionPingFromTheUpstreamPingSourceAdapter(t *testing.T) {
 	e.Seed(t, d, n)
 	hot := e.HotRecords(t, d)
 	settings := e.Settings()
-	ns.Forward(t, settings["AUDITFN_S3_ENDPOINT"])
+	settings["AUDITFN_S3_ENDPOINT"] = ns.Forward(t, settings["AUDITFN_S3_ENDPOINT"])
 	settings["AUDITFN_PG_DSN"] = testenv.SocketDSN(t, settings["AUDITFN_PG_DSN"])
 	settings["AUDITFN_FUNCTION"] = "collector"
 	col := procs.StartIn(t, ns, procs.Binary(t, "./cmd/auditfn"), procs.FreeAddr(t), settings)

@@ -122,16 +122,17 @@ func (n *Netns) Client() *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: n.DialContext}}
 }
 
-// Forward listens on the loopback address addr inside the namespace and
-// relays each connection to the same address on the host, until the test
-// ends: a process inside reaches one host service (such as MinIO, TCP
-// only) at the address it would use outside, and nothing else.
-func (n *Netns) Forward(t testing.TB, addr string) {
+// Forward listens on a free port of the namespace's loopback and relays
+// each connection to the loopback address addr on the host, until the test
+// ends; it returns the address inside. A process inside reaches one host
+// service (such as MinIO, TCP only) there, and nothing else. Not addr's own
+// port: inside, it may already be a connection's ephemeral port.
+func (n *Netns) Forward(t testing.TB, addr string) string {
 	t.Helper()
 	if host, _, err := net.SplitHostPort(addr); err != nil || !net.ParseIP(host).IsLoopback() {
 		t.Fatalf("forward %s: not a loopback address", addr)
 	}
-	l, err := n.Listen(addr)
+	l, err := n.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,4 +155,5 @@ func (n *Netns) Forward(t testing.TB, addr string) {
 			}()
 		}
 	}()
+	return l.Addr().String()
 }
