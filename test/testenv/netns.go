@@ -51,6 +51,13 @@ func NewNetns(t testing.TB) *Netns {
 	if out, err := n.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		t.Fatalf("ip link set lo up: %v\n%s", err, out)
 	}
+	// Connections inside take their local ports above every port a test
+	// listens on there (the control plane's fixed ones, FreeAddr's from the
+	// host's range), so a listener never finds its port taken by one. The
+	// setting is the namespace's own.
+	if out, err := n.Command("sh", "-c", "echo 61000 65000 > /proc/sys/net/ipv4/ip_local_port_range").CombinedOutput(); err != nil {
+		t.Fatalf("ephemeral port range: %v\n%s", err, out)
+	}
 	return n
 }
 
