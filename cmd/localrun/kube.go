@@ -43,19 +43,24 @@ func kubeFrom(stack config.Config) *localKube {
 		pki: stack["AUDITFN_LOCAL_KUBE_PKI"], dir: filepath.Join(".local", "kube")}
 }
 
-func (k *localKube) kubectl(stdin []byte, args ...string) error {
+// kubectl runs kubectl as the admin and returns its standard output.
+func (k *localKube) kubectl(stdin []byte, args ...string) ([]byte, error) {
 	cmd := exec.Command("kubectl", append([]string{"--kubeconfig", k.kubeconfig, "--context", localkube.Admin.Context}, args...)...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("kubectl %s: %v\n%s", strings.Join(args, " "), err, stderr.Bytes())
 	}
-	return nil
+	return out, nil
 }
 
 func (k *localKube) apply(manifest []byte) error {
-	return k.kubectl(manifest, "apply", "--server-side", "--force-conflicts", "-f", "-")
+	_, err := k.kubectl(manifest, "apply", "--server-side", "--force-conflicts", "-f", "-")
+	return err
 }
 
 // blockclearSettings prepares the namespace as infra/ would (blockclear's
@@ -83,10 +88,9 @@ func (k *localKube) blockclearSettings() ([]string, error) {
 	if err := k.apply([]byte(binding)); err != nil {
 		return nil, err
 	}
-	token, err := exec.Command("kubectl", "--kubeconfig", k.kubeconfig, "--context", localkube.Admin.Context,
-		"create", "token", "auditfn-blockclear", "-n", kubeNamespace, "--duration=48h").Output()
+	token, err := k.kubectl(nil, "create", "token", "auditfn-blockclear", "-n", kubeNamespace, "--duration=48h")
 	if err != nil {
-		return nil, fmt.Errorf("token of auditfn-blockclear: %w", err)
+		return nil, err
 	}
 	ca, err := localca.Load(k.pki)
 	if err != nil {
@@ -142,7 +146,7 @@ func (k *localKube) registerWebhook(log *slog.Logger, addr string) (func(), erro
 		return nil, err
 	}
 	return func() {
-		if err := k.kubectl(nil, "delete", "mutatingwebhookconfiguration", name); err != nil {
+		if _, err := k.kubectl(nil, "delete", "mutatingwebhookconfiguration", name); err != nil {
 			log.Error("remove the webhook registration", "err", err)
 		}
 		_ = srv.Close()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -20,26 +21,21 @@ import (
 // it has no size limit on the last-applied annotation that some of these
 // CRDs exceed.
 func (k *kube) installCRDs(ctx context.Context) error {
-	dirs := []string{filepath.Join(k.root, "infra", "crd")}
-	for _, u := range localkube.UpstreamCRDs {
-		dir, err := localkube.ModuleDir(ctx, u.Module)
-		if err != nil {
-			return err
-		}
-		dirs = append(dirs, filepath.Join(dir, u.Dir))
+	docs, err := localkube.CRDDocs(filepath.Join(k.root, "infra", "crd"))
+	if err != nil {
+		return err
 	}
+	upstream, err := localkube.UpstreamCRDDocs(ctx)
+	if err != nil {
+		return err
+	}
+	maps.Copy(docs, upstream)
 	var stream bytes.Buffer
 	names := []string{}
-	for _, d := range dirs {
-		docs, err := localkube.CRDDocs(d)
-		if err != nil {
-			return err
-		}
-		for name, doc := range docs {
-			names = append(names, name)
-			stream.WriteString("---\n")
-			stream.Write(doc)
-		}
+	for name, doc := range docs {
+		names = append(names, name)
+		stream.WriteString("---\n")
+		stream.Write(doc)
 	}
 	if _, err := k.kubectl(ctx, &stream, "apply", "--server-side", "--force-conflicts",
 		"--field-manager=auditfn-localstack", "-f", "-"); err != nil {

@@ -9,8 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -223,7 +221,7 @@ const maxEventFindings = 100
 // order, and the digest is implied by that. It returns how many events it
 // read.
 func (o *objects) part(ctx context.Context, day string, p format.ManifestPart, hot Ledger, fs *findings) (int, error) {
-	f, err := o.src.Open(ctx, p.Key, p.VersionID)
+	f, got, err := o.src.Open(ctx, p.Key, p.VersionID)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
@@ -232,13 +230,8 @@ func (o *objects) part(ctx context.Context, day string, p format.ManifestPart, h
 		return 0, nil
 	}
 	defer f.Close()
-	sum := sha256.New()
-	size, err := io.Copy(sum, io.NewSectionReader(f, 0, math.MaxInt64))
-	if err != nil {
-		return 0, err
-	}
-	if size != p.Size || hex.EncodeToString(sum.Sum(nil)) != p.SHA256 {
-		fs.object(ObjectAltered, p.Key, "%s: size or SHA-256 differs from the manifest (%d bytes, %x; listed %d, %s)", p.Key, size, sum.Sum(nil), p.Size, p.SHA256)
+	if got.Size != p.Size || hex.EncodeToString(got.SHA256) != p.SHA256 {
+		fs.object(ObjectAltered, p.Key, "%s: size or SHA-256 differs from the manifest (%d bytes, %x; listed %d, %s)", p.Key, got.Size, got.SHA256, p.Size, p.SHA256)
 		return 0, nil
 	}
 	c := &partCheck{key: p.Key, entry: p, fs: fs}

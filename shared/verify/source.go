@@ -3,6 +3,7 @@ package verify
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -21,8 +22,15 @@ type Source interface {
 	List(ctx context.Context, prefix string) ([]bucket.Object, error)
 	// ReadAll reads a small object: a manifest, signature, key or checkpoint.
 	ReadAll(ctx context.Context, key, version string) ([]byte, error)
-	// Open opens an object for reading at offsets: a Parquet part.
-	Open(ctx context.Context, key, version string) (File, error)
+	// Open opens an object for reading at offsets (a Parquet part), with
+	// its size and SHA-256, computed as it was read.
+	Open(ctx context.Context, key, version string) (File, Digest, error)
+}
+
+// Digest is an object's size and SHA-256.
+type Digest struct {
+	Size   int64
+	SHA256 []byte
 }
 
 // File is an open object.
@@ -50,23 +58,24 @@ func (b bucketSource) ReadAll(ctx context.Context, key, version string) ([]byte,
 	return b.s.GetBytes(ctx, key, version)
 }
 
-func (b bucketSource) Open(ctx context.Context, key, version string) (File, error) {
+func (b bucketSource) Open(ctx context.Context, key, version string) (File, Digest, error) {
 	f, err := os.CreateTemp(b.tempDir, "auditfn-verify-*.parquet")
 	if err != nil {
-		return nil, err
+		return nil, Digest{}, err
 	}
 	tf := tempFile{f}
 	w := bufio.NewWriterSize(f, 1<<20)
-	if _, _, err = b.s.Get(ctx, key, version, w); err == nil {
+	var d Digest
+	if d.Size, d.SHA256, err = b.s.Get(ctx, key, version, w); err == nil {
 		if err = w.Flush(); err == nil {
 			_, err = f.Seek(0, io.SeekStart)
 		}
 	}
 	if err != nil {
 		tf.Close()
-		return nil, err
+		return nil, Digest{}, err
 	}
-	return tf, nil
+	return tf, d, nil
 }
 
 // tempFile is a downloaded object, removed when closed.
@@ -115,14 +124,24 @@ func (d dirSource) ReadAll(_ context.Context, key, _ string) ([]byte, error) {
 	return fs.ReadFile(d.fsys, key)
 }
 
-func (d dirSource) Open(_ context.Context, key, _ string) (File, error) {
+func (d dirSource) Open(_ context.Context, key, _ string) (File, Digest, error) {
 	f, err := d.fsys.Open(key)
 	if err != nil {
-		return nil, err
+		return nil, Digest{}, err
 	}
-	if rf, ok := f.(File); ok {
-		return rf, nil
+	rf, ok := f.(File)
+	if !ok {
+		f.Close()
+		return nil, Digest{}, fmt.Errorf("%s: the archive copy's files cannot be read at an offset", key)
 	}
-	f.Close()
-	return nil, fmt.Errorf("%s: the archive copy's files cannot be read at an offset", key)
+	h := sha256.New()
+	size, err := io.Copy(h, rf)
+	if err == nil {
+		_, err = rf.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		rf.Close()
+		return nil, Digest{}, err
+	}
+	return rf, Digest{Size: size, SHA256: h.Sum(nil)}, nil
 }

@@ -108,27 +108,18 @@ func tail(b []byte, n int) []byte {
 // Established: a private API server has only the WorkflowExecution CRD.
 func (k *Kube) InstallUpstreamCRDs(t testing.TB, names ...string) {
 	t.Helper()
-	var stream bytes.Buffer
-	found := 0
-	for _, u := range localkube.UpstreamCRDs {
-		dir, err := localkube.ModuleDir(context.Background(), u.Module)
-		if err != nil {
-			t.Fatal(err)
-		}
-		docs, err := localkube.CRDDocs(filepath.Join(dir, u.Dir))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, name := range names {
-			if doc, ok := docs[name]; ok {
-				found++
-				stream.WriteString("---\n")
-				stream.Write(doc)
-			}
-		}
+	docs, err := localkube.UpstreamCRDDocs(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if found != len(names) {
-		t.Fatalf("found %d of the CRDs %v", found, names)
+	var stream bytes.Buffer
+	for _, name := range names {
+		doc, ok := docs[name]
+		if !ok {
+			t.Fatalf("no upstream CRD %s", name)
+		}
+		stream.WriteString("---\n")
+		stream.Write(doc)
 	}
 	if out, err := k.Admin().RunInput(stream.Bytes(), "apply", "--server-side", "-f", "-"); err != nil {
 		t.Fatalf("apply %v: %v\n%s", names, err, out)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,23 @@ var UpstreamCRDs = []struct{ Module, Dir string }{
 	{"knative.dev/eventing@v0.47.0", "config/core/resources"},
 	{"sigs.k8s.io/gateway-api@v1.4.0", "config/crd/standard"},
 	{"github.com/cert-manager/cert-manager@v1.19.1", "deploy/crds"},
+}
+
+// UpstreamCRDDocs are the CRDs of UpstreamCRDs, by name.
+func UpstreamCRDDocs(ctx context.Context) (map[string][]byte, error) {
+	all := map[string][]byte{}
+	for _, u := range UpstreamCRDs {
+		dir, err := ModuleDir(ctx, u.Module)
+		if err != nil {
+			return nil, err
+		}
+		docs, err := CRDDocs(filepath.Join(dir, u.Dir))
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(all, docs)
+	}
+	return all, nil
 }
 
 // ModuleDir is where the module cache holds mod (downloading it first).
