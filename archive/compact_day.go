@@ -88,11 +88,13 @@ func (c *Compactor) archiveRows(ctx context.Context, d time.Time) ([]partState, 
 }
 
 // nextRange picks the ledger range of the next part of day d: from after up
-// to the ledger head, cut at a batch boundary once MaxPartRows is reached.
+// to the last batch in the tree, cut at a batch boundary once MaxPartRows is
+// reached. The tree reads its leaves from the hot tier, so an event leaves
+// it only once it is in the tree.
 // ok is false when no row of d lies above after.
 func (c *Compactor) nextRange(ctx context.Context, d time.Time, after int64) (int64, bool, error) {
 	var head int64
-	if err := c.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM audit.ledger`).Scan(&head); err != nil {
+	if err := c.pool.QueryRow(ctx, `SELECT seq FROM audit.tree_head`).Scan(&head); err != nil {
 		return 0, false, err
 	}
 	rows, err := c.pool.Query(ctx, `SELECT ledger_seq, count(*) FROM audit.audit_events

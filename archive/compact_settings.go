@@ -12,6 +12,7 @@ const (
 	SettingSigningKey    = "AUDITFN_ARCHIVE_SIGNING_KEY" // path of the ed25519 private key (PKCS#8 PEM)
 	SettingHotDays       = "AUDITFN_HOT_DAYS"            // days kept hot, default 7
 	SettingRetentionDays = "AUDITFN_RETENTION_DAYS"      // Object Lock days after the event date, default 365, minimum 90
+	SettingLogOrigin     = "AUDITFN_LOG_ORIGIN"          // the tree's name in its checkpoints, default auditfn.local/<bucket>
 )
 
 // Defaults and limits.
@@ -28,6 +29,10 @@ type Config struct {
 	SigningKeyPath string
 	HotDays        int
 	RetentionDays  int
+	// Origin names the log in its checkpoints (C2SP tlog-checkpoint): a
+	// schema-less URL unique to this deployment, which auditors pin with
+	// the public key.
+	Origin string
 }
 
 // Configured tells whether the settings ask for the archive at all: the
@@ -50,6 +55,10 @@ func ConfigFromSettings(c config.Config) (Config, error) {
 	}
 	if cfg.RetentionDays, err = c.Int(SettingRetentionDays, DefaultRetentionDays); err != nil {
 		return Config{}, err
+	}
+	cfg.Origin = c[SettingLogOrigin]
+	if cfg.Origin == "" {
+		cfg.Origin = "auditfn.local/" + cfg.Bucket.Bucket
 	}
 	return cfg, cfg.validate()
 }

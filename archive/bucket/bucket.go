@@ -161,6 +161,21 @@ func (s *Store) PutBytes(ctx context.Context, key string, body []byte, contentTy
 	return info.VersionID, nil
 }
 
+// PutVersion writes a new version of key, locked in COMPLIANCE mode until
+// `until`: for the one object that is rewritten (the tree's newest
+// checkpoint), whose every version is kept.
+func (s *Store) PutVersion(ctx context.Context, key string, body []byte, contentType string, until time.Time) error {
+	sum := sha256.Sum256(body)
+	_, err := s.c.PutObject(ctx, s.bucket, key, bytes.NewReader(body), int64(len(body)), minio.PutObjectOptions{
+		ContentType: contentType, Mode: minio.Compliance, RetainUntilDate: until, DisableMultipart: true,
+		UserMetadata: map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(sum[:])},
+	})
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return nil
+}
+
 // Get streams one version of key to w and returns its size and SHA-256.
 func (s *Store) Get(ctx context.Context, key, versionID string, w io.Writer) (int64, []byte, error) {
 	obj, err := s.c.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{VersionID: versionID})

@@ -17,7 +17,19 @@ const (
 	TablePrefix      = "audit_events/"
 	ManifestPrefix   = TablePrefix + "_manifests/"
 	CheckpointPrefix = TablePrefix + "_checkpoints/"
+	// TreePrefix is the Merkle tree's C2SP tlog-tiles root (docs/integrity.md
+	// §7): checkpoint (the newest), tile/…, and checkpoints/<size> (every one).
+	TreePrefix = TablePrefix + "_tlog/"
 )
+
+// TreeCheckpointKey is where the tree checkpoint of size leaves is kept.
+func TreeCheckpointKey(size uint64) string {
+	return fmt.Sprintf("%scheckpoints/%020d", TreePrefix, size)
+}
+
+// TreeLatestKey is tlog-tiles' checkpoint: the newest, each a new locked
+// version.
+const TreeLatestKey = TreePrefix + "checkpoint"
 
 // PartKey is the object key of part n of day d.
 func PartKey(d time.Time, n int) string {

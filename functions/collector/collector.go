@@ -35,6 +35,9 @@ const MaxRequestBytes = 16 << 20
 // Tuning settings.
 const (
 	SettingMaxBatch = "AUDITFN_COLLECTOR_MAX_BATCH" // events per group commit, default 5000
+	// SettingCheckpointEvery is how often the tree is brought up to the
+	// ledger and, if it grew, a checkpoint signed and published.
+	SettingCheckpointEvery = "AUDITFN_CHECKPOINT_INTERVAL" // default 5s
 )
 
 // Function is the collector.
@@ -55,6 +58,9 @@ type running struct {
 	// compactor archives cold days on a ping; nil when the archive is not
 	// configured (see compact.go).
 	compactor *archive.Compactor
+	// published is closed when the tree publisher has made its last step
+	// (at once when there is none).
+	published chan struct{}
 	// keys authenticate senders; nil accepts unsigned events (a warning at
 	// start says so).
 	keys *eventauth.Keys
@@ -123,9 +129,28 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		pool.Close()
 		return err
 	}
+	pub, err := f.newPublisher(ctx, c, pool)
+	if err != nil {
+		w.Close()
+		pool.Close()
+		return err
+	}
+	every, err := c.Duration(SettingCheckpointEvery, 5*time.Second)
+	if err != nil {
+		w.Close()
+		pool.Close()
+		return err
+	}
 	bg, cancel := context.WithCancel(context.Background())
 	go w.MaintainPartitions(bg, time.Hour)
-	f.Store(&running{pool: pool, writer: w, cancel: cancel, compactor: comp, keys: keys})
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		if pub != nil {
+			pub.Run(bg, every)
+		}
+	}()
+	f.Store(&running{pool: pool, writer: w, cancel: cancel, compactor: comp, keys: keys, published: published})
 	f.Log.Info("collector ready")
 	return nil
 }
@@ -136,8 +161,9 @@ func (f *Function) Stop(context.Context) error {
 	if r == nil {
 		return nil
 	}
-	r.cancel()
 	r.writer.Close()
+	r.cancel()
+	<-r.published
 	r.pool.Close()
 	return nil
 }

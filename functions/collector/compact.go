@@ -11,6 +11,7 @@ import (
 	"function/shared/config"
 	"function/shared/httpjson"
 	"function/shared/problem"
+	"function/shared/tlog"
 )
 
 // PingType is the CloudEvent type a Knative PingSource sends: the trigger of
@@ -31,6 +32,19 @@ func (f *Function) newCompactor(ctx context.Context, c config.Config, pool *pgxp
 		return nil, err
 	}
 	return archive.New(ctx, pool, cfg, archive.Options{Logger: f.Log, RunBudget: pingRunBudget})
+}
+
+// newPublisher sets up the tree's checkpoints with the archive: same key,
+// same bucket. Without an archive there is no tree publisher.
+func (f *Function) newPublisher(ctx context.Context, c config.Config, pool *pgxpool.Pool) (*tlog.Publisher, error) {
+	if !archive.Configured(c) {
+		return nil, nil
+	}
+	cfg, err := archive.ConfigFromSettings(c)
+	if err != nil {
+		return nil, err
+	}
+	return archive.TreePublisher(ctx, pool, cfg, f.Log)
 }
 
 // pingRunBudget keeps a ping's answer inside func-go's 30 s write timeout:

@@ -1,0 +1,35 @@
+package archive
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"function/archive/bucket"
+	"function/shared/tlog"
+)
+
+// TreePublisher publishes the tree's checkpoints and tiles to the archive's
+// bucket, signed by the archive's key: one key and one bucket hold all the
+// evidence. Objects are locked for the retention period.
+func TreePublisher(ctx context.Context, pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*tlog.Publisher, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	signer, err := LoadSigner(cfg.SigningKeyPath)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := tlog.NewSigner(cfg.Origin, signer.Public(), signer.Sign)
+	if err != nil {
+		return nil, err
+	}
+	st, err := bucket.Open(ctx, cfg.Bucket)
+	if err != nil {
+		return nil, err
+	}
+	return &tlog.Publisher{Pool: pool, Signer: ns, Store: st, Logger: logger,
+		Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour}, nil
+}

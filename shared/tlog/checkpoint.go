@@ -1,0 +1,104 @@
+package tlog
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/transparency-dev/formats/log"
+	"golang.org/x/mod/sumdb/note"
+
+	"function/shared/pgdb"
+)
+
+// Signer signs checkpoints as a C2SP signed note: an Ed25519 signature by
+// the key named origin, the log's name. It is the archive's signing key
+// (a sign function and its public key), so one key stands behind the
+// manifests and the tree.
+type Signer struct {
+	name string
+	hash uint32
+	sign func([]byte) []byte
+	// VerifierKey is the note verifier key an auditor pins:
+	// <origin>+<key hash>+<base64 of 0x01 ‖ public key>.
+	VerifierKey string
+}
+
+// NewSigner is the note signer for origin over an Ed25519 key.
+func NewSigner(origin string, pub ed25519.PublicKey, sign func([]byte) []byte) (*Signer, error) {
+	vkey, err := note.NewEd25519VerifierKey(origin, pub)
+	if err != nil {
+		return nil, fmt.Errorf("log origin %q: %w", origin, err)
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{name: origin, hash: v.KeyHash(), sign: sign, VerifierKey: vkey}, nil
+}
+
+// Name is the log's origin.
+func (s *Signer) Name() string { return s.name }
+
+// KeyHash is the note key hash of the verifier key.
+func (s *Signer) KeyHash() uint32 { return s.hash }
+
+// Sign signs a note's text.
+func (s *Signer) Sign(msg []byte) ([]byte, error) { return s.sign(msg), nil }
+
+// Checkpoint is one signed checkpoint: the tree of Size leaves has Root.
+type Checkpoint struct {
+	Size     uint64
+	Root     []byte
+	Note     []byte // the signed note, as published
+	SignedAt time.Time
+}
+
+// Sign makes the checkpoint of head: C2SP tlog-checkpoint's body (origin,
+// size, base64 root) signed as a note.
+func (s *Signer) Checkpoint(head Head, now time.Time) (Checkpoint, error) {
+	body := log.Checkpoint{Origin: s.name, Size: head.Size, Hash: head.Root}.Marshal()
+	signed, err := note.Sign(&note.Note{Text: string(body)}, s)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	return Checkpoint{Size: head.Size, Root: head.Root, Note: signed, SignedAt: now}, nil
+}
+
+// Checkpoints are the stored checkpoints with size in (after, through],
+// in size order.
+func Checkpoints(ctx context.Context, q pgdb.Querier, after, through uint64) ([]Checkpoint, error) {
+	rows, err := q.Query(ctx, `SELECT size, root, note, signed_at FROM audit.tree_checkpoints
+		WHERE size > $1 AND size <= $2 ORDER BY size`, after, through)
+	if err != nil {
+		return nil, fmt.Errorf("tree checkpoints: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Checkpoint, error) {
+		var c Checkpoint
+		err := r.Scan(&c.Size, &c.Root, &c.Note, &c.SignedAt)
+		return c, err
+	})
+}
+
+// ErrNoCheckpoint means no checkpoint has been signed yet.
+var ErrNoCheckpoint = errors.New("no tree checkpoint yet")
+
+// Latest is the newest stored checkpoint.
+func Latest(ctx context.Context, q pgdb.Querier) (Checkpoint, error) {
+	rows, err := q.Query(ctx, `SELECT size, root, note, signed_at FROM audit.tree_checkpoints ORDER BY size DESC LIMIT 1`)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("tree checkpoints: %w", err)
+	}
+	c, err := pgx.CollectExactlyOneRow(rows, func(r pgx.CollectableRow) (Checkpoint, error) {
+		var c Checkpoint
+		err := r.Scan(&c.Size, &c.Root, &c.Note, &c.SignedAt)
+		return c, err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Checkpoint{}, ErrNoCheckpoint
+	}
+	return c, err
+}

@@ -1,0 +1,108 @@
+package tlog
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/proof"
+
+	"function/shared/pgdb"
+)
+
+// Inclusion is the RFC 6962 inclusion proof of leaf index in the tree of
+// size leaves, from the stored tiles.
+func Inclusion(ctx context.Context, q pgdb.Querier, index, size uint64) ([][]byte, error) {
+	nodes, err := proof.Inclusion(index, size)
+	if err != nil {
+		return nil, err
+	}
+	return rehash(ctx, q, nodes)
+}
+
+// Consistency is the RFC 6962 consistency proof from the tree of size1
+// leaves to the one of size2, from the stored tiles.
+func Consistency(ctx context.Context, q pgdb.Querier, size1, size2 uint64) ([][]byte, error) {
+	nodes, err := proof.Consistency(size1, size2)
+	if err != nil {
+		return nil, err
+	}
+	return rehash(ctx, q, nodes)
+}
+
+func rehash(ctx context.Context, q pgdb.Querier, nodes proof.Nodes) ([][]byte, error) {
+	hashes, err := NodeHashes(ctx, q, nodes.IDs)
+	if err != nil {
+		return nil, err
+	}
+	return nodes.Rehash(hashes, hasher.HashChildren)
+}
+
+// NodeHashes are the hashes of perfect nodes of the tree, each computed
+// from the tile row below it: a node at height 8·l+s is the root of 2^s
+// consecutive hashes of a tile at level l.
+func NodeHashes(ctx context.Context, q pgdb.Querier, ids []compact.NodeID) ([][]byte, error) {
+	keys := map[tileKey]bool{}
+	for _, id := range ids {
+		keys[tileOf(id)] = true
+	}
+	tiles, err := readTiles(ctx, q, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		k := tileOf(id)
+		sub := id.Level % TileHeight
+		from := (id.Index << sub) % TileWidth
+		to := from + 1<<sub
+		t := tiles[k]
+		if uint64(len(t)) < to*hashSize {
+			return nil, fmt.Errorf("tile %d/%d holds %d hashes; node %d at height %d needs %d", k.level, k.idx, len(t)/hashSize, id.Index, id.Level, to)
+		}
+		out[i] = subtreeRoot(split(t[from*hashSize : to*hashSize]))
+	}
+	return out, nil
+}
+
+func tileOf(id compact.NodeID) tileKey {
+	sub := id.Level % TileHeight
+	return tileKey{uint64(id.Level / TileHeight), (id.Index << sub) / TileWidth}
+}
+
+// subtreeRoot hashes a perfect row of 2^k hashes up to its root.
+func subtreeRoot(row [][]byte) []byte {
+	for len(row) > 1 {
+		next := make([][]byte, len(row)/2)
+		for i := range next {
+			next[i] = hasher.HashChildren(row[2*i], row[2*i+1])
+		}
+		row = next
+	}
+	return row[0]
+}
+
+// readTiles reads the stored tiles keys names, by key; a missing one is
+// left out.
+func readTiles(ctx context.Context, q pgdb.Querier, keys map[tileKey]bool) (map[tileKey][]byte, error) {
+	levels, idxs := make([]int64, 0, len(keys)), make([]int64, 0, len(keys))
+	for k := range keys {
+		levels, idxs = append(levels, int64(k.level)), append(idxs, int64(k.idx))
+	}
+	rows, err := q.Query(ctx, `SELECT t.level, t.idx, t.hashes FROM audit.tree_tiles t
+		JOIN unnest($1::bigint[], $2::bigint[]) AS k(level, idx) ON t.level = k.level AND t.idx = k.idx`, levels, idxs)
+	if err != nil {
+		return nil, fmt.Errorf("tree tiles: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[tileKey][]byte, len(keys))
+	for rows.Next() {
+		var k tileKey
+		var h []byte
+		if err := rows.Scan(&k.level, &k.idx, &h); err != nil {
+			return nil, err
+		}
+		out[k] = h
+	}
+	return out, rows.Err()
+}

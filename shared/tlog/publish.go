@@ -1,0 +1,159 @@
+package tlog
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"function/archive/bucket"
+	"function/archive/format"
+)
+
+// publishLock keeps one publisher at a time across collector replicas.
+const publishLock = 0x7075626c // "publ"
+
+// Publisher integrates new ledger batches, signs a checkpoint when the tree
+// has grown, and publishes the checkpoints and the full tiles to the
+// bucket: tiles first, so a published checkpoint's tiles are there.
+type Publisher struct {
+	Pool   *pgxpool.Pool
+	Signer *Signer
+	// Store is the Object Lock bucket; nil keeps checkpoints in PostgreSQL
+	// only (no archive configured).
+	Store *bucket.Store
+	// Retention is how long published objects stay locked.
+	Retention time.Duration
+	Logger    *slog.Logger
+	Now       func() time.Time
+}
+
+// Step brings the tree up to the ledger, signs its checkpoint if it grew
+// and publishes what is not yet in the bucket. It returns the head.
+func (p *Publisher) Step(ctx context.Context) (Head, error) {
+	head, err := CatchUp(ctx, p.Pool)
+	if err != nil || head.Size == 0 {
+		return head, err
+	}
+	latest, err := Latest(ctx, p.Pool)
+	if err != nil && err != ErrNoCheckpoint {
+		return head, err
+	}
+	if err == ErrNoCheckpoint || latest.Size < head.Size {
+		cp, err := p.Signer.Checkpoint(head, p.now())
+		if err != nil {
+			return head, err
+		}
+		// Signing is deterministic (Ed25519, no timestamp in the body), so
+		// two replicas signing one size store the same note.
+		if _, err := p.Pool.Exec(ctx, `INSERT INTO audit.tree_checkpoints (size, root, note, signed_at)
+			VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING`, cp.Size, cp.Root, cp.Note, cp.SignedAt); err != nil {
+			return head, fmt.Errorf("store checkpoint: %w", err)
+		}
+	}
+	if p.Store == nil {
+		return head, nil
+	}
+	return head, p.publish(ctx)
+}
+
+// publish uploads the checkpoints and full tiles not yet in the bucket.
+func (p *Publisher) publish(ctx context.Context) error {
+	tx, err := p.Pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	var got bool
+	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, publishLock).Scan(&got); err != nil || !got {
+		return err // another replica is publishing
+	}
+	var published uint64
+	if err := tx.QueryRow(ctx, `SELECT published FROM audit.tree_head`).Scan(&published); err != nil {
+		return err
+	}
+	cps, err := Checkpoints(ctx, tx, published, 1<<62)
+	if err != nil || len(cps) == 0 {
+		return err
+	}
+	newest := cps[len(cps)-1]
+	keys := fullTiles(published, newest.Size)
+	tiles, err := readTiles(ctx, tx, keys)
+	if err != nil {
+		return err
+	}
+	until := p.now().Add(p.Retention)
+	for k := range keys {
+		t := tiles[k]
+		if len(t) != TileWidth*hashSize {
+			return fmt.Errorf("tile %d/%d holds %d hashes, expected a full tile", k.level, k.idx, len(t)/hashSize)
+		}
+		if _, err := p.Store.PutBytes(ctx, format.TreePrefix+TilePath(k.level, k.idx, TileWidth), t, "application/octet-stream", until); err != nil {
+			return err
+		}
+	}
+	for _, cp := range cps {
+		if _, err := p.Store.PutBytes(ctx, format.TreeCheckpointKey(cp.Size), cp.Note, "text/plain; charset=utf-8", until); err != nil {
+			return err
+		}
+	}
+	if err := p.Store.PutVersion(ctx, format.TreeLatestKey, newest.Note, "text/plain; charset=utf-8", until); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE audit.tree_head SET published = $1`, newest.Size); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// fullTiles are the tiles that became full as the tree grew from size1 to
+// size2 leaves.
+func fullTiles(size1, size2 uint64) map[tileKey]bool {
+	out := map[tileKey]bool{}
+	for level, a, b := uint64(0), size1, size2; b >= TileWidth; level, a, b = level+1, a>>TileHeight, b>>TileHeight {
+		for idx := a / TileWidth; idx < b/TileWidth; idx++ {
+			out[tileKey{level, idx}] = true
+		}
+	}
+	return out
+}
+
+// Run steps every interval until ctx ends, then once more, so events
+// stored before a shutdown get their checkpoint.
+func (p *Publisher) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			final, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			p.step(final)
+			return
+		case <-t.C:
+			p.step(ctx)
+		}
+	}
+}
+
+func (p *Publisher) step(ctx context.Context) {
+	if _, err := p.Step(ctx); err != nil && ctx.Err() == nil {
+		p.logger().Error("tree checkpoint", "err", err)
+	}
+}
+
+func (p *Publisher) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+func (p *Publisher) logger() *slog.Logger {
+	if p.Logger != nil {
+		return p.Logger
+	}
+	return slog.Default()
+}
