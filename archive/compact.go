@@ -11,7 +11,6 @@ import (
 
 	"function/archive/bucket"
 	"function/shared/auditevent"
-	"function/shared/tlog"
 )
 
 // runLock is the session advisory lock that lets one compaction run at a
@@ -145,9 +144,6 @@ func (c *Compactor) Run(ctx context.Context) (Report, error) {
 	// leaves a signed, locked record of how far the ledger reached.
 	if err := c.checkpoint(ctx); err != nil {
 		return Report{}, fmt.Errorf("checkpoint: %w", err)
-	}
-	if _, err := tlog.CatchUp(ctx, c.pool); err != nil {
-		return Report{}, fmt.Errorf("tree: %w", err)
 	}
 	days, err := c.days(ctx)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"function/archive/format"
+	"function/shared/tlog"
 )
 
 // errLateRows: the partition received rows after its archive was verified.
@@ -88,15 +89,16 @@ func (c *Compactor) archiveRows(ctx context.Context, d time.Time) ([]partState, 
 }
 
 // nextRange picks the ledger range of the next part of day d: from after up
-// to the last batch in the tree, cut at a batch boundary once MaxPartRows is
+// to the ledger head, once the tree holds it, cut at a batch boundary once MaxPartRows is
 // reached. The tree reads its leaves from the hot tier, so an event leaves
 // it only once it is in the tree.
 // ok is false when no row of d lies above after.
 func (c *Compactor) nextRange(ctx context.Context, d time.Time, after int64) (int64, bool, error) {
-	var head int64
-	if err := c.pool.QueryRow(ctx, `SELECT seq FROM audit.tree_head`).Scan(&head); err != nil {
-		return 0, false, err
+	tree, err := tlog.CatchUp(ctx, c.pool)
+	if err != nil {
+		return 0, false, fmt.Errorf("tree: %w", err)
 	}
+	head := tree.Seq
 	rows, err := c.pool.Query(ctx, `SELECT ledger_seq, count(*) FROM audit.audit_events
 		WHERE event_date = $1 AND ledger_seq > $2 AND ledger_seq <= $3 GROUP BY ledger_seq ORDER BY ledger_seq`, d, after, head)
 	if err != nil {

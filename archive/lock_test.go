@@ -135,7 +135,7 @@ func TestSettings(t *testing.T) {
 	cfg, err := archive.ConfigFromSettings(full)
 	require.NoError(t, err)
 	assert.Equal(t, archive.Config{Bucket: bucket.Config{Endpoint: "minio:9000", AccessKey: "a", SecretKey: "s", Bucket: "b"},
-		SigningKeyPath: "/keys/archive.pem", HotDays: 7, RetentionDays: 365}, cfg)
+		SigningKeyPath: "/keys/archive.pem", HotDays: 7, RetentionDays: 365, Origin: "auditfn.local/b"}, cfg)
 
 	for name := range full {
 		partial := config.Config{}

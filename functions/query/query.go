@@ -102,9 +102,10 @@ var endpoints = map[string]func(*Function, http.ResponseWriter, *http.Request, *
 	"/api/v1/audit/events":       (*Function).events,
 	"/api/v1/audit/aggregations": (*Function).aggregations,
 	"/api/v1/audit/verify":       (*Function).verify,
+	"/api/v1/audit/proof":        (*Function).proof,
 }
 
-// Handle authenticates, then serves the three endpoints.
+// Handle authenticates, then serves the endpoints.
 func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 	st := f.Load()
 	if st == nil {

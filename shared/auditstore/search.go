@@ -14,6 +14,9 @@ import (
 
 // Filter selects events for the query API (SPEC §8). Zero fields select all.
 type Filter struct {
+	// EventID and Source name one event (both, or EventID alone).
+	EventID       uuid.UUID
+	Source        string
 	CorrelationID string
 	// Types are exact event types or prefixes ending in "*".
 	Types      []string
@@ -59,7 +62,9 @@ func (p Page) Compare(a, b Key) int {
 // same rules to archived rows.
 func (f Filter) Matches(r *auditevent.Record) bool {
 	switch {
-	case f.CorrelationID != "" && r.CorrelationID != f.CorrelationID,
+	case f.EventID != uuid.Nil && r.ID != f.EventID,
+		f.Source != "" && r.Source != f.Source,
+		f.CorrelationID != "" && r.CorrelationID != f.CorrelationID,
 		f.Category != "" && r.Category != f.Category,
 		f.Outcome != "" && r.Outcome != f.Outcome,
 		f.WorkflowID != "" && r.WorkflowID != f.WorkflowID,
@@ -87,6 +92,12 @@ func (f Filter) where() (string, []any) {
 	add := func(cond string, arg any) {
 		args = append(args, arg)
 		conds = append(conds, fmt.Sprintf(cond, len(args)))
+	}
+	if f.EventID != uuid.Nil {
+		add("event_id = $%d", f.EventID)
+	}
+	if f.Source != "" {
+		add("source = $%d", f.Source)
 	}
 	if f.CorrelationID != "" {
 		add("correlation_id = $%d", f.CorrelationID)
