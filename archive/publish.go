@@ -2,12 +2,14 @@ package archive
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"function/archive/bucket"
+	"function/archive/format"
 	"function/shared/tlog"
 )
 
@@ -17,6 +19,9 @@ import (
 func TreePublisher(ctx context.Context, pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*tlog.Publisher, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Origin == "" {
+		return nil, fmt.Errorf("setting %s: the log needs a name", SettingLogOrigin)
 	}
 	signer, err := LoadSigner(cfg.SigningKeyPath)
 	if err != nil {
@@ -31,5 +36,6 @@ func TreePublisher(ctx context.Context, pool *pgxpool.Pool, cfg Config, logger *
 		return nil, err
 	}
 	return &tlog.Publisher{Pool: pool, Signer: ns, Store: st, Logger: logger,
-		Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour}, nil
+		Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
+		KeyKey:    format.PublicKeyKey(signer.KeyID), KeyPEM: signer.PublicPEM}, nil
 }

@@ -62,7 +62,8 @@ func (e *Env) Settings() map[string]string {
 // Config is the archive configuration for this Env (hot window 7 days).
 func (e *Env) Config() archive.Config {
 	return archive.Config{Bucket: bucket.Config{Endpoint: e.Bucket.Endpoint, AccessKey: e.Bucket.AccessKey, SecretKey: e.Bucket.SecretKey,
-		Bucket: e.Bucket.Name}, SigningKeyPath: e.KeyPath, HotDays: archive.DefaultHotDays, RetentionDays: archive.DefaultRetentionDays}
+		Bucket: e.Bucket.Name}, SigningKeyPath: e.KeyPath, HotDays: archive.DefaultHotDays, RetentionDays: archive.DefaultRetentionDays,
+		Origin: "auditfn.local/" + e.Bucket.Name}
 }
 
 // Compactor is a compactor for this Env that locks objects for 1 day unless

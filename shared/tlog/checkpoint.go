@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -101,4 +102,23 @@ func Latest(ctx context.Context, q pgdb.Querier) (Checkpoint, error) {
 		return Checkpoint{}, ErrNoCheckpoint
 	}
 	return c, err
+}
+
+// Open checks a checkpoint note's signature by one of verifiers under
+// origin, and returns its size and root.
+func Open(signed []byte, origin string, verifiers []note.Verifier) (uint64, []byte, error) {
+	err := errors.New("no checkpoint verifier key")
+	for _, v := range verifiers { // one per published key: rotation keeps the old ones
+		var cp *log.Checkpoint
+		if cp, _, _, err = log.ParseCheckpoint(signed, origin, v); err == nil {
+			return cp.Size, cp.Hash, nil
+		}
+	}
+	return 0, nil, err
+}
+
+// Origin is the origin line of a checkpoint note.
+func Origin(signed []byte) string {
+	line, _, _ := strings.Cut(string(signed), "\n")
+	return line
 }

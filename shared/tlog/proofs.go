@@ -20,6 +20,32 @@ func Inclusion(ctx context.Context, q pgdb.Querier, index, size uint64) ([][]byt
 	return rehash(ctx, q, nodes)
 }
 
+// InclusionProofs are the inclusion proofs of leaves indices in the tree of
+// size leaves, reading each tile they need once.
+func InclusionProofs(ctx context.Context, q pgdb.Querier, indices []uint64, size uint64) ([][][]byte, error) {
+	all := make([]proof.Nodes, len(indices))
+	var ids []compact.NodeID
+	for i, index := range indices {
+		n, err := proof.Inclusion(index, size)
+		if err != nil {
+			return nil, err
+		}
+		all[i], ids = n, append(ids, n.IDs...)
+	}
+	hashes, err := NodeHashes(ctx, q, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][][]byte, len(indices))
+	for i, n := range all {
+		if out[i], err = n.Rehash(hashes[:len(n.IDs)], hasher.HashChildren); err != nil {
+			return nil, err
+		}
+		hashes = hashes[len(n.IDs):]
+	}
+	return out, nil
+}
+
 // Consistency is the RFC 6962 consistency proof from the tree of size1
 // leaves to the one of size2, from the stored tiles.
 func Consistency(ctx context.Context, q pgdb.Querier, size1, size2 uint64) ([][]byte, error) {
@@ -105,4 +131,86 @@ func readTiles(ctx context.Context, q pgdb.Querier, keys map[tileKey]bool) (map[
 		out[k] = h
 	}
 	return out, rows.Err()
+}
+
+// LeafTiles are the stored level-0 tiles idxs names (the leaf hashes,
+// 256 a tile), by index; a missing one is left out.
+func LeafTiles(ctx context.Context, q pgdb.Querier, idxs []uint64) (map[uint64][]byte, error) {
+	keys := make(map[tileKey]bool, len(idxs))
+	for _, i := range idxs {
+		keys[tileKey{0, i}] = true
+	}
+	tiles, err := readTiles(ctx, q, keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[uint64][]byte, len(tiles))
+	for k, t := range tiles {
+		out[k.idx] = t
+	}
+	return out, nil
+}
+
+// Root is the root of the tree of size leaves, from the stored tiles.
+func Root(ctx context.Context, q pgdb.Querier, size uint64) ([]byte, error) {
+	if size == 0 {
+		return EmptyRoot(), nil
+	}
+	ids := compact.RangeNodes(0, size, nil)
+	hashes, err := NodeHashes(ctx, q, ids)
+	if err != nil {
+		return nil, err
+	}
+	rng, err := factory.NewRange(0, size, hashes)
+	if err != nil {
+		return nil, err
+	}
+	return rng.GetRootHash(nil)
+}
+
+// UpperTiles are every stored tile above the leaves, by (level, index).
+func UpperTiles(ctx context.Context, q pgdb.Querier) (map[[2]uint64][]byte, error) {
+	rows, err := q.Query(ctx, `SELECT level, idx, hashes FROM audit.tree_tiles WHERE level > 0`)
+	if err != nil {
+		return nil, fmt.Errorf("tree tiles: %w", err)
+	}
+	defer rows.Close()
+	out := map[[2]uint64][]byte{}
+	for rows.Next() {
+		var k [2]uint64
+		var h []byte
+		if err := rows.Scan(&k[0], &k[1], &h); err != nil {
+			return nil, err
+		}
+		out[k] = h
+	}
+	return out, rows.Err()
+}
+
+// EachLeaf calls fn with each stored leaf hash in order, up to size leaves
+// (fewer if the stored tiles end before).
+func EachLeaf(ctx context.Context, q pgdb.Querier, size uint64, fn func([]byte) error) error {
+	rows, err := q.Query(ctx, `SELECT idx, hashes FROM audit.tree_tiles WHERE level = 0 AND idx <= $1 ORDER BY idx`, size/TileWidth)
+	if err != nil {
+		return fmt.Errorf("tree tiles: %w", err)
+	}
+	defer rows.Close()
+	var n uint64
+	for rows.Next() {
+		var idx uint64
+		var h []byte
+		if err := rows.Scan(&idx, &h); err != nil {
+			return err
+		}
+		if idx*TileWidth != n {
+			return nil // a missing tile ends the stored leaves
+		}
+		for i := 0; i+hashSize <= len(h) && n < size; i += hashSize {
+			if err := fn(h[i : i+hashSize]); err != nil {
+				return err
+			}
+			n++
+		}
+	}
+	return rows.Err()
 }

@@ -26,6 +26,10 @@ type Publisher struct {
 	Store *bucket.Store
 	// Retention is how long published objects stay locked.
 	Retention time.Duration
+	// KeyKey and KeyPEM are where and what the public key is, published
+	// beside the checkpoints and locked as long as the newest.
+	KeyKey string
+	KeyPEM []byte
 	Logger    *slog.Logger
 	Now       func() time.Time
 }
@@ -101,6 +105,15 @@ func (p *Publisher) publish(ctx context.Context) error {
 	}
 	if err := p.Store.PutVersion(ctx, format.TreeLatestKey, newest.Note, "text/plain; charset=utf-8", until); err != nil {
 		return err
+	}
+	if p.KeyKey != "" {
+		version, err := p.Store.PutBytes(ctx, p.KeyKey, p.KeyPEM, "application/x-pem-file", until)
+		if err != nil {
+			return err
+		}
+		if err := p.Store.ExtendRetention(ctx, p.KeyKey, version, until); err != nil {
+			return err
+		}
 	}
 	if _, err := tx.Exec(ctx, `UPDATE audit.tree_head SET published = $1`, newest.Size); err != nil {
 		return err

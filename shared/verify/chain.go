@@ -75,14 +75,18 @@ var chunkEvents = 20_000
 // parallel (in chain order), each on its own connection. Only the spans in
 // flight are in memory, with the archived parts holding their events, and
 // of every event only what checked keeps.
-func chain(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Cold) ([]Finding, []ColdPart, int, error) {
+func chain(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Cold) ([]Finding, []ColdPart, int, []leaf, error) {
 	seqs, err := scopeSeqs(ctx, pool, s, archived)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, nil, err
+	}
+	head, err := treeHead(ctx, pool)
+	if err != nil {
+		return nil, nil, 0, nil, err
 	}
 	spans, err := chainSpans(ctx, pool, seqs)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, nil, err
 	}
 	cold := make([][]*coldPart, len(spans))
 	var used []ColdPart
@@ -93,7 +97,7 @@ func chain(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Cold) ([]F
 		}
 		parts, err := archived.Parts(ctx, from)
 		if err != nil {
-			return nil, nil, 0, err
+			return nil, nil, 0, nil, err
 		}
 		cold, used = attachParts(parts, spans, seqs)
 	}
@@ -107,7 +111,7 @@ func chain(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Cold) ([]F
 			hi := sort.Search(len(seqs), func(j int) bool { return seqs[j] > sp.through })
 			spanSeqs = seqs[lo:hi:hi]
 		}
-		checkers[i] = newChecker(sp, spanSeqs)
+		checkers[i] = newChecker(sp, spanSeqs, &leafCheck{head: head, keep: seqs != nil})
 		g.Go(func() error {
 			var archivedEvents []checked
 			for _, p := range cold[i] {
@@ -121,15 +125,17 @@ func chain(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Cold) ([]F
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, nil, err
 	}
 	var all []Finding
+	var leaves []leaf
 	checked := 0
 	for _, c := range checkers {
 		all = append(all, c.findings...)
 		checked += c.checked
+		leaves = append(leaves, c.tree.leaves...)
 	}
-	return all, used, checked, nil
+	return all, used, checked, leaves, nil
 }
 
 // scopeSeqs lists the ledger batches a scope covers, sorted; nil means all.
@@ -206,12 +212,14 @@ type checker struct {
 	prev     integrity.Batch   // last batch opened
 	cur      *integrity.Batch  // in-scope batch whose events are arriving
 	hashes   [][]byte          // recomputed hashes of cur's events so far
+	ids      []uuid.UUID       // and their ids
+	tree     *leafCheck
 	findings findings
 	checked  int
 }
 
-func newChecker(sp span, seqs []int64) *checker {
-	return &checker{span: sp, seqs: seqs, prev: integrity.Batch{Hash: integrity.Genesis}}
+func newChecker(sp span, seqs []int64, tree *leafCheck) *checker {
+	return &checker{span: sp, seqs: seqs, prev: integrity.Batch{Hash: integrity.Genesis}, tree: tree}
 }
 
 func (c *checker) inScope(seq int64) bool {
@@ -251,6 +259,9 @@ func (c *checker) run(ctx context.Context, pool *pgxpool.Pool, cold []checked) e
 	if err != nil {
 		return err
 	}
+	if err := c.tree.load(ctx, pool, c.batches, c.seqs == nil); err != nil {
+		return err
+	}
 	// Sorted here, not by PostgreSQL: unordered, the planner reads each
 	// partition's span in one pass instead of sorting it on disk.
 	events := make([]checked, 0, chunkEvents)
@@ -288,7 +299,7 @@ func (c *checker) event(e *checked) {
 	if !e.hashOK {
 		c.findings.event(EventAltered, e.seq, e.id.String(), "event content does not match its event_hash")
 	}
-	c.hashes = append(c.hashes, e.hash[:])
+	c.hashes, c.ids = append(c.hashes, e.hash[:]), append(c.ids, e.id)
 }
 
 // openThrough opens, in order, every batch up to seq: those before it have
@@ -323,7 +334,7 @@ func (c *checker) open(b *integrity.Batch) {
 	if !bytes.Equal(sealed.Hash, b.Hash) {
 		c.findings.batch(BatchAltered, b.Seq, "batch_hash does not match its fields")
 	}
-	c.cur, c.hashes = b, c.hashes[:0]
+	c.cur, c.hashes, c.ids = b, c.hashes[:0], c.ids[:0]
 }
 
 // close checks the open batch's event count and digest.
@@ -336,6 +347,9 @@ func (c *checker) close() {
 		c.findings.batch(BatchCount, b.Seq, "batch holds %d events, ledger says %d", len(c.hashes), b.EventCount)
 	} else if !bytes.Equal(integrity.EventsDigest(c.hashes), b.EventsDigest) {
 		c.findings.batch(BatchDigest, b.Seq, "events do not match the batch's events_digest")
+	} else {
+		// An intact batch: its events must be the tree's leaves too.
+		c.tree.batch(b, &c.prev, c.ids, c.hashes, &c.findings)
 	}
 	c.prev, c.cur = *b, nil
 }

@@ -22,6 +22,13 @@ const (
 	LedgerTruncated Kind = "ledger_truncated" // the ledger ends before the newest checkpoint
 	HeadRewritten   Kind = "head_rewritten"   // the checkpointed batch differs from its checkpoint
 
+	// The Merkle tree (docs/integrity.md §7).
+	TreeLeaf       Kind = "tree_leaf"       // an event's leaf is not in the tree where its batch puts it
+	TreeBatch      Kind = "tree_batch"      // a batch has no place, or a wrong one, in the tree
+	TreeAltered    Kind = "tree_altered"    // the stored tree does not hash to a signed checkpoint's root
+	TreeTruncated  Kind = "tree_truncated"  // the tree is smaller than a signed checkpoint
+	TreeCheckpoint Kind = "tree_checkpoint" // a checkpoint is invalid, unsigned, forked or differs from the bucket's
+
 	// Objects.
 	ArchiveEmpty        Kind = "archive_empty"        // no manifest and no checkpoint where the archive should be
 	ObjectMissing       Kind = "object_missing"       // a listed or named object cannot be read
@@ -46,11 +53,13 @@ type Finding struct {
 
 // Report is what a verification checked and found.
 type Report struct {
-	EventsChecked int       `json:"eventsChecked"`
-	Manifests     int       `json:"manifests"`
-	Parts         int       `json:"parts"`
-	Checkpoints   int       `json:"checkpoints"`
-	Findings      []Finding `json:"findings"`
+	EventsChecked int `json:"eventsChecked"`
+	Manifests     int `json:"manifests"`
+	Parts         int `json:"parts"`
+	Checkpoints   int `json:"checkpoints"`
+	// TreeCheckpoints is how many signed tree checkpoints were checked.
+	TreeCheckpoints int       `json:"treeCheckpoints"`
+	Findings        []Finding `json:"findings"`
 }
 
 // OK tells whether nothing was found.

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"function/archive/bucket"
 	"function/archive/format"
 	"function/shared/auditevent"
 	"function/shared/integrity"
@@ -46,17 +47,24 @@ func newObjects(src Source) *objects {
 		manifests: map[versions]*Manifest{}, checkpoints: map[versions]*format.Checkpoint{}}
 }
 
-// listing is the archive's signed objects, as one listing found them.
+// listing is the archive's signed objects and keys, as one listing found
+// them.
 type listing struct {
 	manifests, checkpoints []versions // in key order
+	keys                   []versions // the published public keys
 }
 
-// list lists the manifests and checkpoints (all under the table's "_"
-// folders) in one request, each with the version of its signature.
+// list lists the manifests (with the keys) and checkpoints, each with the
+// version of its signature: one request per folder, so the tree's many
+// objects under _tlog are not listed.
 func (o *objects) list(ctx context.Context) (listing, error) {
-	objs, err := o.src.List(ctx, format.TablePrefix+"_")
-	if err != nil {
-		return listing{}, err
+	var objs []bucket.Object
+	for _, prefix := range []string{format.ManifestPrefix, format.CheckpointPrefix} {
+		got, err := o.src.List(ctx, prefix)
+		if err != nil {
+			return listing{}, err
+		}
+		objs = append(objs, got...)
 	}
 	sigs := map[string]string{}
 	for _, obj := range objs {
@@ -66,11 +74,11 @@ func (o *objects) list(ctx context.Context) (listing, error) {
 	}
 	var l listing
 	for _, obj := range objs {
-		if !strings.HasSuffix(obj.Key, ".json") {
-			continue
-		}
 		v := versions{obj.Key, obj.VersionID, sigs[obj.Key]}
 		switch {
+		case strings.HasPrefix(obj.Key, format.ManifestPrefix+"keys/") && strings.HasSuffix(obj.Key, ".pem"):
+			l.keys = append(l.keys, v)
+		case !strings.HasSuffix(obj.Key, ".json"):
 		case strings.HasPrefix(obj.Key, format.ManifestPrefix):
 			l.manifests = append(l.manifests, v)
 		case strings.HasPrefix(obj.Key, format.CheckpointPrefix):

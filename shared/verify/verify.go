@@ -53,13 +53,14 @@ func (v *Verifier) Verify(ctx context.Context, s Scope) (Report, error) {
 	rep := Report{Findings: []Finding{}}
 	var fs findings
 	var used []ColdPart
+	var leaves []leaf
 	if v.pool != nil {
-		chainFindings, parts, checked, err := chain(ctx, v.pool, s, v.cold)
+		chainFindings, parts, checked, scoped, err := chain(ctx, v.pool, s, v.cold)
 		if err != nil {
 			return rep, err
 		}
 		fs = append(fs, chainFindings...)
-		used, rep.EventsChecked = parts, checked
+		used, rep.EventsChecked, leaves = parts, checked, scoped
 	}
 	if v.objs != nil {
 		signed, err := v.objs.list(ctx)
@@ -96,6 +97,13 @@ func (v *Verifier) Verify(ctx context.Context, s Scope) (Report, error) {
 			if err := v.head(ctx, newest, &fs); err != nil {
 				return rep, err
 			}
+		}
+		if v.pool != nil {
+			n, err := v.tree(ctx, s == Scope{}, leaves, signed.keys, &fs)
+			if err != nil {
+				return rep, err
+			}
+			rep.TreeCheckpoints = n
 		}
 		if v.pool == nil && len(manifests) == 0 && n == 0 {
 			fs.object(ArchiveEmpty, fmt.Sprint(v.objs.src), "%v holds no manifest under %s and no checkpoint under %s: it is not a copy of the archive bucket's root (the folder holding %s)",

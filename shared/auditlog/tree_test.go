@@ -1,0 +1,138 @@
+package auditlog_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"function/archive"
+	"function/archive/archivetest"
+	"function/shared/auditlog"
+	"function/shared/integrity"
+	"function/shared/tlog"
+	"function/shared/verify"
+)
+
+// treeEnv is a log of hot and archived days whose tree is integrated and
+// checkpointed, as the collector's publisher does it.
+func treeEnv(t *testing.T) (*archivetest.Env, *auditlog.Log, *tlog.Publisher) {
+	e := archivetest.New(t)
+	ctx := context.Background()
+	e.Seed(t, archivetest.DaysAgo(10), 300)
+	e.Seed(t, archivetest.DaysAgo(2), 200)
+	pub, err := archive.TreePublisher(ctx, e.Pool, e.Config(), nil)
+	require.NoError(t, err)
+	pub.Retention = 24 * time.Hour // the test bucket's objects: the 1-day minimum
+	_, err = pub.Step(ctx)
+	require.NoError(t, err)
+	_, err = e.Compactor(t, archive.Options{}).Run(ctx)
+	require.NoError(t, err)
+	e.Seed(t, archivetest.DaysAgo(1), 100)
+	head, err := pub.Step(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 600, head.Size)
+	log, err := auditlog.Open(ctx, e.Pool, e.Settings())
+	require.NoError(t, err)
+	return e, log, pub
+}
+
+func TestTheTreeVerifiesOverHotAndArchivedEvents(t *testing.T) {
+	_, log, _ := treeEnv(t)
+	ctx := context.Background()
+	rep, err := log.Verify(ctx, verify.Scope{})
+	require.NoError(t, err)
+	assert.Empty(t, rep.Findings)
+	assert.Equal(t, 2, rep.TreeCheckpoints, "both signed checkpoints are checked")
+	assert.Equal(t, 600, rep.EventsChecked)
+
+	rep, err = log.Verify(ctx, verify.Scope{Date: archivetest.DaysAgo(10)})
+	require.NoError(t, err)
+	assert.Empty(t, rep.Findings)
+	assert.Equal(t, 2, rep.TreeCheckpoints, "the newest and the one before")
+}
+
+// The tamper matrix of the tree: each case is named, through the whole
+// verify and a scoped one.
+func TestTamperingWithTheTreeIsNamed(t *testing.T) {
+	ctx := context.Background()
+	admin := func(t *testing.T, e *archivetest.Env, sql string, args ...any) {
+		conn, err := pgx.Connect(ctx, e.DB.AdminDSN)
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, "SET session_replication_role = replica", nil...)
+		require.NoError(t, err)
+		_, err = conn.Exec(ctx, sql, args...)
+		require.NoError(t, err)
+	}
+	kinds := func(rep verify.Report) []verify.Kind {
+		var out []verify.Kind
+		for _, f := range rep.Findings {
+			out = append(out, f.Kind)
+		}
+		return out
+	}
+
+	t.Run("a ledger rewritten below a signed checkpoint", func(t *testing.T) {
+		e, log, _ := treeEnv(t)
+		// The newest batch's last event changed, and its hash, the batch's
+		// digest and hash recomputed: the chain is consistent again.
+		day := archivetest.DaysAgo(1)
+		recs := e.HotRecords(t, day)
+		victim := recs[len(recs)-1]
+		victim.Outcome = "failure"
+		victim.Hash = integrity.EventHash(&victim)
+		var hashes [][]byte
+		for _, r := range recs[:len(recs)-1] {
+			hashes = append(hashes, r.Hash)
+		}
+		b := integrity.Batch{Seq: victim.LedgerSeq, EventCount: len(recs), EventsDigest: integrity.EventsDigest(append(hashes, victim.Hash)),
+			CommittedAt: victim.ReceivedAt}
+		var prev []byte
+		conn, err := pgx.Connect(ctx, e.DB.AdminDSN)
+		require.NoError(t, err)
+		require.NoError(t, conn.QueryRow(ctx, `SELECT prev_hash FROM audit.ledger WHERE seq = $1`, b.Seq).Scan(&prev))
+		conn.Close(ctx)
+		b.PrevHash = prev
+		integrity.Seal(&b)
+		admin(t, e, `UPDATE audit.audit_events SET event_outcome = 'failure', event_hash = $1 WHERE event_id = $2`, victim.Hash, victim.ID)
+		admin(t, e, `UPDATE audit.ledger SET events_digest = $1, batch_hash = $2 WHERE seq = $3`, b.EventsDigest, b.Hash, b.Seq)
+
+		rep, err := log.Verify(ctx, verify.Scope{})
+		require.NoError(t, err)
+		require.Equal(t, []verify.Kind{verify.TreeLeaf}, kinds(rep), "%+v", rep.Findings)
+		assert.Equal(t, victim.ID.String(), rep.Findings[0].EventID)
+		rep, err = log.Verify(ctx, verify.Scope{CorrelationID: victim.CorrelationID})
+		require.NoError(t, err)
+		require.Equal(t, []verify.Kind{verify.TreeLeaf}, kinds(rep), "%+v", rep.Findings)
+		assert.Equal(t, victim.ID.String(), rep.Findings[0].EventID)
+	})
+
+	t.Run("a leaf overwritten in a stored tile", func(t *testing.T) {
+		e, log, _ := treeEnv(t)
+		admin(t, e, `UPDATE audit.tree_tiles SET hashes = overlay(hashes PLACING sha256('x') FROM 33 FOR 32) WHERE level = 0 AND idx = 1`)
+		rep, err := log.Verify(ctx, verify.Scope{})
+		require.NoError(t, err)
+		assert.Contains(t, kinds(rep), verify.TreeLeaf, "the event at leaf 257 is named")
+		assert.Contains(t, kinds(rep), verify.TreeAltered, "the tree no longer hashes to the checkpoints")
+	})
+
+	t.Run("the tree cut below a signed checkpoint", func(t *testing.T) {
+		e, log, _ := treeEnv(t)
+		admin(t, e, `UPDATE audit.tree_head SET size = 10`)
+		rep, err := log.Verify(ctx, verify.Scope{CorrelationID: "x"})
+		require.NoError(t, err)
+		assert.Equal(t, []verify.Kind{verify.TreeTruncated}, kinds(rep))
+	})
+
+	t.Run("a forged checkpoint", func(t *testing.T) {
+		e, log, _ := treeEnv(t)
+		admin(t, e, `UPDATE audit.tree_checkpoints SET note = convert_to(replace(convert_from(note, 'UTF8'), E'\n600\n', E'\n601\n'), 'UTF8') WHERE size = 600`)
+		rep, err := log.Verify(ctx, verify.Scope{Date: archivetest.DaysAgo(1)})
+		require.NoError(t, err)
+		assert.Contains(t, kinds(rep), verify.TreeCheckpoint)
+	})
+}

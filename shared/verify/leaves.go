@@ -1,0 +1,106 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"function/shared/integrity"
+	"function/shared/tlog"
+)
+
+// leaf is an event's place in the tree and its leaf hash, recomputed from
+// its content.
+type leaf struct {
+	index uint64
+	hash  []byte
+	seq   int64
+	id    uuid.UUID
+}
+
+// leafCheck checks, for one span, that each batch's events sit in the tree
+// where tree_batches puts them (docs/integrity.md §7). Over the whole log
+// each recomputed leaf is compared with the stored level-0 tile; in a scope,
+// the leaves are kept for inclusion proofs against the newest checkpoint.
+type leafCheck struct {
+	head   int64             // the last batch the tree holds
+	first  map[int64]uint64  // the span's batches' first leaves
+	tiles  map[uint64][]byte // whole log: the span's level-0 tiles
+	keep   bool              // scope: keep the leaves
+	leaves []leaf
+}
+
+// load reads the tree's places of batches, and with tiles their level-0
+// tiles.
+func (l *leafCheck) load(ctx context.Context, pool *pgxpool.Pool, batches []integrity.Batch, tiles bool) error {
+	seqs, counts := make([]int64, len(batches)), map[int64]int{}
+	for i, b := range batches {
+		seqs[i], counts[b.Seq] = b.Seq, b.EventCount
+	}
+	rows, err := pool.Query(ctx, `SELECT seq, first_leaf FROM audit.tree_batches WHERE seq = ANY($1)`, seqs)
+	if err != nil {
+		return err
+	}
+	l.first = map[int64]uint64{}
+	var seq int64
+	var first uint64
+	if _, err := pgx.ForEachRow(rows, []any{&seq, &first}, func() error { l.first[seq] = first; return nil }); err != nil {
+		return err
+	}
+	if !tiles {
+		return nil
+	}
+	need := map[uint64]bool{}
+	for s, f := range l.first {
+		for i := f / tlog.TileWidth; i <= (f+uint64(counts[s])-1)/tlog.TileWidth; i++ {
+			need[i] = true
+		}
+	}
+	idxs := make([]uint64, 0, len(need))
+	for i := range need {
+		idxs = append(idxs, i)
+	}
+	l.tiles, err = tlog.LeafTiles(ctx, pool, idxs)
+	return err
+}
+
+// batch checks one batch whose events (ids, recomputed hashes) are
+// complete; prev is the batch before it, when loaded.
+func (l *leafCheck) batch(b, prev *integrity.Batch, ids []uuid.UUID, hashes [][]byte, fs *findings) {
+	first, ok := l.first[b.Seq]
+	if !ok {
+		if b.Seq <= l.head {
+			fs.batch(TreeBatch, b.Seq, "batch %d is below the tree's head (batch %d) but has no place in the tree", b.Seq, l.head)
+		}
+		return
+	}
+	if pf, ok := l.first[prev.Seq]; ok && prev.Seq == b.Seq-1 && pf+uint64(prev.EventCount) != first {
+		fs.batch(TreeBatch, b.Seq, "batch %d starts at leaf %d; batch %d ends at leaf %d", b.Seq, first, prev.Seq, pf+uint64(prev.EventCount))
+	}
+	for i, h := range hashes {
+		lf := leaf{index: first + uint64(i), hash: tlog.LeafHash(h), seq: b.Seq, id: ids[i]}
+		if l.keep {
+			l.leaves = append(l.leaves, lf)
+			continue
+		}
+		t := l.tiles[lf.index/tlog.TileWidth]
+		at := lf.index % tlog.TileWidth * 32
+		if uint64(len(t)) < at+32 || !bytes.Equal(t[at:at+32], lf.hash) {
+			fs.event(TreeLeaf, b.Seq, lf.id.String(), "the tree's leaf %d is not this event's", lf.index)
+		}
+	}
+}
+
+// treeHead is how far the tree reaches: its last batch.
+func treeHead(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
+	var seq int64
+	err := pool.QueryRow(ctx, `SELECT seq FROM audit.tree_head`).Scan(&seq)
+	if err != nil {
+		return 0, fmt.Errorf("tree head: %w", err)
+	}
+	return seq, nil
+}

@@ -1,0 +1,194 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+
+	"function/archive/format"
+	"function/shared/tlog"
+)
+
+// tree checks the Merkle tree against its signed checkpoints
+// (docs/integrity.md §7): each checkpoint's signature by a published key,
+// that the tree reaches it, and that the stored tree hashes to its root.
+// Over the whole log every checkpoint is checked by rebuilding the tree
+// from its leaves; in a scope, the newest (with its consistency with the
+// one before), and every leaf of the scope by its inclusion proof. It
+// returns the number of checkpoints checked.
+func (v *Verifier) tree(ctx context.Context, whole bool, leaves []leaf, keys []versions, fs *findings) (int, error) {
+	cps, err := v.treeCheckpoints(ctx, whole)
+	if err != nil || len(cps) == 0 {
+		return 0, err
+	}
+	verifiers, err := v.noteVerifiers(ctx, cps[0], keys, fs)
+	if err != nil {
+		return 0, err
+	}
+	origin := tlog.Origin(cps[0].Note)
+	for _, cp := range cps {
+		size, root, err := tlog.Open(cp.Note, origin, verifiers)
+		switch {
+		case err != nil:
+			fs.object(TreeCheckpoint, format.TreeCheckpointKey(cp.Size), "tree checkpoint %d: %v", cp.Size, err)
+		case size != cp.Size || !bytes.Equal(root, cp.Root):
+			fs.object(TreeCheckpoint, format.TreeCheckpointKey(cp.Size), "tree checkpoint %d: the signed note says size %d", cp.Size, size)
+		}
+	}
+	var size uint64
+	if err := v.pool.QueryRow(ctx, `SELECT size FROM audit.tree_head`).Scan(&size); err != nil {
+		return 0, err
+	}
+	newest := cps[len(cps)-1]
+	if size < newest.Size {
+		fs.object(TreeTruncated, format.TreeCheckpointKey(newest.Size), "the tree holds %d leaves; checkpoint %d was signed", size, newest.Size)
+		return len(cps), nil
+	}
+	if whole {
+		return len(cps), v.rebuild(ctx, cps, fs)
+	}
+	return len(cps), v.included(ctx, cps, leaves, fs)
+}
+
+// treeCheckpoints are the stored checkpoints: all, or the newest two.
+func (v *Verifier) treeCheckpoints(ctx context.Context, whole bool) ([]tlog.Checkpoint, error) {
+	if whole {
+		return tlog.Checkpoints(ctx, v.pool, 0, 1<<62)
+	}
+	newest, err := tlog.Latest(ctx, v.pool)
+	if err == tlog.ErrNoCheckpoint {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	prev, err := tlog.Checkpoints(ctx, v.pool, 0, newest.Size-1)
+	if err != nil {
+		return nil, err
+	}
+	if n := len(prev); n > 0 {
+		return []tlog.Checkpoint{prev[n-1], newest}, nil
+	}
+	return []tlog.Checkpoint{newest}, nil
+}
+
+// noteVerifiers are note verifiers for the checkpoints' origin, one per
+// published archive key (the tree is signed by the archive's key).
+func (v *Verifier) noteVerifiers(ctx context.Context, cp tlog.Checkpoint, keys []versions, fs *findings) ([]note.Verifier, error) {
+	var out []note.Verifier
+	for _, k := range keys {
+		pemKey, err := v.objs.src.ReadAll(ctx, k.key, k.version)
+		if err != nil {
+			return nil, err
+		}
+		pub, err := format.ParsePublicKey(pemKey)
+		if err != nil {
+			continue // reported where the manifests are checked
+		}
+		vkey, err := note.NewEd25519VerifierKey(tlog.Origin(cp.Note), pub)
+		if err != nil {
+			fs.object(TreeCheckpoint, format.TreeCheckpointKey(cp.Size), "tree checkpoint %d: bad origin: %v", cp.Size, err)
+			return nil, nil
+		}
+		nv, err := note.NewVerifier(vkey)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, nv)
+	}
+	return out, nil
+}
+
+// rebuild recomputes the tree from its stored leaves, checking every
+// stored node above them and the root at every checkpoint.
+func (v *Verifier) rebuild(ctx context.Context, cps []tlog.Checkpoint, fs *findings) error {
+	upper, err := tlog.UpperTiles(ctx, v.pool)
+	if err != nil {
+		return err
+	}
+	rng := (&compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}).NewEmptyRange(0)
+	bad := map[string]bool{}
+	visit := func(id compact.NodeID, hash []byte) {
+		if id.Level == 0 || id.Level%tlog.TileHeight != 0 {
+			return
+		}
+		level, idx := uint64(id.Level/tlog.TileHeight), id.Index/tlog.TileWidth
+		t := upper[[2]uint64{level, idx}]
+		at := id.Index % tlog.TileWidth * 32
+		if uint64(len(t)) < at+32 || !bytes.Equal(t[at:at+32], hash) {
+			key := tlog.TilePath(level, idx, tlog.TileWidth)
+			if !bad[key] {
+				bad[key] = true
+				fs.object(TreeAltered, format.TreePrefix+key, "stored tile %s differs from the tree its leaves make", key)
+			}
+		}
+	}
+	next := 0
+	err = tlog.EachLeaf(ctx, v.pool, cps[len(cps)-1].Size, func(hash []byte) error {
+		if err := rng.Append(hash, visit); err != nil {
+			return err
+		}
+		for next < len(cps) && cps[next].Size == rng.End() {
+			root, err := rng.GetRootHash(nil)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(root, cps[next].Root) {
+				fs.object(TreeAltered, format.TreeCheckpointKey(cps[next].Size), "the tree's first %d leaves do not hash to checkpoint %d's root", cps[next].Size, cps[next].Size)
+			}
+			next++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if next < len(cps) {
+		fs.object(TreeTruncated, format.TreeCheckpointKey(cps[next].Size), "the stored tree has %d leaves; checkpoint %d was signed", rng.End(), cps[next].Size)
+	}
+	return nil
+}
+
+// included checks the newest checkpoint's root against the stored tree,
+// its consistency with the one before, and each leaf of the scope by its
+// inclusion proof.
+func (v *Verifier) included(ctx context.Context, cps []tlog.Checkpoint, leaves []leaf, fs *findings) error {
+	newest := cps[len(cps)-1]
+	key := format.TreeCheckpointKey(newest.Size)
+	root, err := tlog.Root(ctx, v.pool, newest.Size)
+	if err != nil || !bytes.Equal(root, newest.Root) {
+		fs.object(TreeAltered, key, "the stored tree does not hash to checkpoint %d's root: %v", newest.Size, err)
+		return nil
+	}
+	if len(cps) == 2 {
+		old := cps[0]
+		p, err := tlog.Consistency(ctx, v.pool, old.Size, newest.Size)
+		if err == nil {
+			err = proof.VerifyConsistency(rfc6962.DefaultHasher, old.Size, newest.Size, p, old.Root, newest.Root)
+		}
+		if err != nil {
+			fs.object(TreeAltered, key, "checkpoint %d is not consistent with checkpoint %d: %v", newest.Size, old.Size, err)
+		}
+	}
+	var pinned []leaf // those after the newest checkpoint wait for the next
+	var idxs []uint64
+	for _, l := range leaves {
+		if l.index < newest.Size {
+			pinned, idxs = append(pinned, l), append(idxs, l.index)
+		}
+	}
+	proofs, err := tlog.InclusionProofs(ctx, v.pool, idxs, newest.Size)
+	if err != nil {
+		return err
+	}
+	for i, l := range pinned {
+		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, l.index, newest.Size, l.hash, proofs[i], newest.Root); err != nil {
+			fs.event(TreeLeaf, l.seq, l.id.String(), "not at leaf %d of checkpoint %d: %v", l.index, newest.Size, err)
+		}
+	}
+	return nil
+}
