@@ -30,8 +30,8 @@ type Publisher struct {
 	// beside the checkpoints and locked as long as the newest.
 	KeyKey string
 	KeyPEM []byte
-	Logger    *slog.Logger
-	Now       func() time.Time
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Step brings the tree up to the ledger, signs its checkpoint if it grew
