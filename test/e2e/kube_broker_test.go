@@ -148,7 +148,7 @@ func traceParent() string {
 // WorkflowExecution updates to blockclear, and nothing else anywhere. The
 // functions' emitter gets its batches refused and sends single events; an
 // event sent while the collector is down lands once it is back, through
-// the Trigger's retries.
+// the Trigger's retries; one the collector refuses is dead-lettered.
 //
 // The data plane is Knative's own: the Broker ingress, the InMemoryChannel
 // dispatcher behind it (one subscriber per Trigger: the fan-out) and the
@@ -423,4 +423,11 @@ func TestTheUpstreamBrokerRoutesEveryAuditTypeToTheCollectorOnly(t *testing.T) {
 		back.Round(time.Millisecond), time.Since(began).Round(time.Millisecond))
 	require.Empty(t, deadLetters.ids(), "no dead letters")
 	require.EqualValues(t, len(sent)+emitted+1, db.Count(t, "audit.audit_events"))
+
+	// The dead-letter sink is wired, so its silence above means something:
+	// an unsigned event is refused (403, not retried) and goes there at once.
+	forged := fixtures.Event(auditevent.TypeBlockCleared, "rr-forged", time.Now())
+	require.Equal(t, http.StatusAccepted, post(auditevent.ToCloudEvent(forged)))
+	require.Equal(t, []string{forged.ID.String()}, deadLetters.ids())
+	require.Zero(t, rows(forged.ID.String()))
 }
