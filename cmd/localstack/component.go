@@ -45,7 +45,24 @@ var (
 	mtpingComponent = component{name: "mtping", module: "knative.dev/eventing",
 		pkg: "knative.dev/eventing/cmd/mtping", dir: "knative-eventing",
 		ldflags: func(string) string { return "-s -w" }, about: "about 20 s after the adapter, 4 minutes alone"}
+	// The multi-tenant Broker's data plane, which the e2e tests run with
+	// infra/eventing's Broker and Triggers: the ingress, the in-memory
+	// channel's dispatcher (the fan-out, one subscription per Trigger) and
+	// the filter. Same wrapper as the adapters.
+	brokerIngressComponent = component{name: "broker_ingress", module: "knative.dev/eventing",
+		pkg: "knative.dev/eventing/cmd/broker/ingress", dir: "knative-eventing",
+		ldflags: func(string) string { return "-s -w" }, about: "about 10 s after the adapters, 4 minutes alone"}
+	brokerFilterComponent = component{name: "broker_filter", module: "knative.dev/eventing",
+		pkg: "knative.dev/eventing/cmd/broker/filter", dir: "knative-eventing",
+		ldflags: func(string) string { return "-s -w" }, about: "about 10 s after the adapters, 4 minutes alone"}
+	imcDispatcherComponent = component{name: "imc_dispatcher", module: "knative.dev/eventing",
+		pkg: "knative.dev/eventing/cmd/in_memory/channel_dispatcher", dir: "knative-eventing",
+		ldflags: func(string) string { return "-s -w" }, about: "about 10 s after the adapters, 4 minutes alone"}
 )
+
+// kubeComponents are built by `make up`, in this order.
+var kubeComponents = []component{etcdComponent, apiserverComponent, adapterComponent, mtpingComponent,
+	brokerIngressComponent, brokerFilterComponent, imcDispatcherComponent}
 
 // build builds the component into binDir unless a binary of the pinned
 // version is there. Go's build cache makes a rebuild after a version

@@ -54,7 +54,7 @@ func (k *kube) env() string {
 
 func (k *kube) up(ctx context.Context) error {
 	bin := filepath.Join(k.local, "bin")
-	for _, c := range []component{etcdComponent, apiserverComponent, adapterComponent, mtpingComponent} {
+	for _, c := range kubeComponents {
 		if err := c.build(ctx, k.root, bin); err != nil {
 			return err
 		}

@@ -64,7 +64,7 @@ func TestAcceptsBinaryStructuredAndBatchModes(t *testing.T) {
 	require.NoError(t, err)
 	status, body := post(t, req)
 	require.Equal(t, http.StatusOK, status, string(body))
-	assert.JSONEq(t, `{"stored":1,"duplicates":0}`, string(body))
+	assert.Empty(t, body, "a Broker's filter takes a 2xx with a body for a failed delivery")
 
 	structured, err := json.Marshal(auditevent.ToCloudEvent(flow[1]))
 	require.NoError(t, err)
@@ -84,7 +84,7 @@ func TestAcceptsBinaryStructuredAndBatchModes(t *testing.T) {
 	require.NoError(t, err)
 	status, body = post(t, req)
 	require.Equal(t, http.StatusOK, status, string(body))
-	assert.JSONEq(t, `{"stored":3,"duplicates":0}`, string(body))
+	assert.Empty(t, body)
 
 	for _, ev := range flow {
 		assert.Equal(t, int64(1), db.Count(t, "audit.audit_events WHERE event_id = $1 AND event_type = $2", ev.ID, ev.Type))

@@ -25,6 +25,8 @@ import (
 var UpstreamCRDs = []struct{ Module, Dir string }{
 	{"knative.dev/serving@v0.47.0", "config/core/300-resources"},
 	{"knative.dev/eventing@v0.47.0", "config/core/resources"},
+	// The channel behind infra/eventing's MTChannelBasedBroker.
+	{"knative.dev/eventing@v0.47.0", "config/channels/in-memory-channel/resources"},
 	{"sigs.k8s.io/gateway-api@v1.4.0", "config/crd/standard"},
 	{"github.com/cert-manager/cert-manager@v1.19.1", "deploy/crds"},
 }
