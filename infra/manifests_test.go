@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"function"
+	"function/archive"
 	"function/functions/blockclear"
 	"function/functions/collector"
 	"function/functions/query"
@@ -66,15 +67,6 @@ var specFunctions = map[string]fnSpec{
 	"catalogsync": {pg: true, lists: []string{"remediationworkflows", "actiontypes"}},
 }
 
-// The archive's settings (archive/settings.go), which the collector reads
-// once compaction is wired in; named here because no function imports the
-// archive package yet.
-const (
-	settingArchiveSigningKey = "AUDITFN_ARCHIVE_SIGNING_KEY"
-	settingHotDays           = "AUDITFN_HOT_DAYS"
-	settingRetentionDays     = "AUDITFN_RETENTION_DAYS"
-)
-
 // knownSettings are the environment variables the functions read; setting
 // any other on a Service is a typo or a leftover.
 var knownSettings = map[string]bool{
@@ -82,8 +74,9 @@ var knownSettings = map[string]bool{
 	config.PGDSN: true, config.S3Endpoint: true, config.S3AccessKey: true, config.S3SecretKey: true, config.S3Bucket: true,
 	emitter.SettingMode: true, emitter.SettingBuffer: true, emitter.SettingBatch: true,
 	collector.SettingMaxBatch: true, query.SettingAuth: true, query.SettingTokensFile: true, discovery.SettingAuth: true,
-	settingArchiveSigningKey: true, settingHotDays: true, settingRetentionDays: true,
-	eventauth.Setting: true,
+	archive.SettingSigningKey: true, archive.SettingHotDays: true, archive.SettingRetentionDays: true, archive.SettingLogOrigin: true,
+	collector.SettingCheckpointEvery: true,
+	eventauth.Setting:                true,
 }
 
 // ---------------------------------------------------------------------------
@@ -583,12 +576,12 @@ func checkKsvc(t *testing.T, o object, fn string, deadletter bool) {
 		if str(env[config.PGDSN], "valueFrom", "secretKeyRef", "key") == "dsn" {
 			t.Errorf("%s: the dead-letter collector must use its own DSN key, not the collector's", o)
 		}
-		if _, ok := env[settingArchiveSigningKey]; ok {
+		if _, ok := env[archive.SettingSigningKey]; ok {
 			t.Errorf("%s: the dead-letter collector must not compact into the archive", o)
 		}
 	} else if fn == "collector" {
-		if _, ok := env[settingArchiveSigningKey]; !ok {
-			t.Errorf("%s: the collector needs %s to compact into the archive", o, settingArchiveSigningKey)
+		if _, ok := env[archive.SettingSigningKey]; !ok {
+			t.Errorf("%s: the collector needs %s to compact into the archive", o, archive.SettingSigningKey)
 		}
 	}
 	if _, ok := env[config.Sink]; ok {
