@@ -51,10 +51,14 @@ compact: up
 	$(GO) run ./cmd/compact
 
 ## verify: integrity of the local hot chain, archive and head checkpoint;
-## ARCHIVE=dir verifies a downloaded archive instead (no database needed)
+## ARCHIVE=dir verifies a downloaded archive instead (no database needed);
+## BUNDLE=file an export bundle, with the public key KEY (default the local one)
 .PHONY: verify
+KEY ?= .local/archive/public.pem
 verify: $(LOCALSTACK)
-ifdef ARCHIVE
+ifdef BUNDLE
+	$(GO) run ./cmd/auditfn verify-bundle -key $(KEY) $(BUNDLE)
+else ifdef ARCHIVE
 	$(GO) run ./cmd/verify -archive $(ARCHIVE)
 else
 	$(LOCALSTACK) up >/dev/null

@@ -165,16 +165,24 @@ func (s *stack) eventKeys() (string, error) {
 	return path, os.WriteFile(path, []byte(line), 0o600)
 }
 
-// signingKey makes (once) the local ed25519 key that signs archive manifests.
+// signingKey makes (once) the local ed25519 key that signs archive manifests
+// and tree checkpoints, and writes its public half beside it, for `make
+// verify BUNDLE=…`.
 func (s *stack) signingKey() (string, error) {
 	path := filepath.Join(s.local, "archive", "signing.key")
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
+	if _, err := os.Stat(path); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return "", err
+		}
+		if err := archive.GenerateSigningKey(path); err != nil {
+			return "", err
+		}
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	signer, err := archive.LoadSigner(path)
+	if err != nil {
 		return "", err
 	}
-	return path, archive.GenerateSigningKey(path)
+	return path, os.WriteFile(filepath.Join(s.local, "archive", "public.pem"), signer.PublicPEM, 0o644)
 }
 
 func (s *stack) down(ctx context.Context) error {

@@ -1,6 +1,7 @@
 // Package query is the auditors' API (SPEC §8): GET /api/v1/audit/events,
-// /api/v1/audit/aggregations and /api/v1/audit/verify, behind a bearer
-// token. Every request is authenticated before anything else is read.
+// /api/v1/audit/aggregations and /api/v1/audit/verify, and the evidence a
+// third party checks (docs/integrity.md §7–§8): /api/v1/audit/proof and
+// /api/v1/audit/export, behind a bearer token. Every request is authenticated before anything else is read.
 package query
 
 import (
@@ -103,6 +104,7 @@ var endpoints = map[string]func(*Function, http.ResponseWriter, *http.Request, *
 	"/api/v1/audit/aggregations": (*Function).aggregations,
 	"/api/v1/audit/verify":       (*Function).verify,
 	"/api/v1/audit/proof":        (*Function).proof,
+	"/api/v1/audit/export":       (*Function).export,
 }
 
 // Handle authenticates, then serves the endpoints.

@@ -122,3 +122,14 @@ func Origin(signed []byte) string {
 	line, _, _ := strings.Cut(string(signed), "\n")
 	return line
 }
+
+// SignatureLines are who signed a note: each signature line's key name and
+// key hash, verified or not.
+func SignatureLines(signed []byte) []note.Signature {
+	_, err := note.Open(signed, note.VerifierList())
+	var unverified *note.UnverifiedNoteError
+	if errors.As(err, &unverified) {
+		return unverified.Note.UnverifiedSigs
+	}
+	return nil
+}

@@ -29,6 +29,11 @@ const (
 	TreeTruncated  Kind = "tree_truncated"  // the tree is smaller than a signed checkpoint
 	TreeCheckpoint Kind = "tree_checkpoint" // a checkpoint is invalid, unsigned, forked or differs from the bucket's
 
+	// Export bundles (docs/integrity.md §8); the culprit is a line of the bundle.
+	BundleInvalid Kind = "bundle_invalid" // not a bundle, truncated, or its end line miscounts
+	BundleEvent   Kind = "bundle_event"   // an event altered (content and eventHash differ) or repeated
+	BundleProof   Kind = "bundle_proof"   // an event its proof does not place in the checkpoint's tree
+
 	// Objects.
 	ArchiveEmpty        Kind = "archive_empty"        // no manifest and no checkpoint where the archive should be
 	ObjectMissing       Kind = "object_missing"       // a listed or named object cannot be read

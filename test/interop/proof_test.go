@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -108,6 +109,30 @@ func TestAProofChecksWithTheStandardLibrariesAlone(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, minio.Compliance, *mode)
 	require.True(t, until.After(time.Now().AddDate(0, 0, 89)), "locked for the retention period")
+
+	// The remediation's export bundle checks with the standard libraries
+	// alone, and with `auditfn verify-bundle` and the public key.
+	status, bundleBody := get(t, query.URL()+"/api/v1/audit/export?correlation_id=rr-proof-59")
+	require.Equal(t, http.StatusOK, status, string(bundleBody))
+	n, err := checkBundleWithStandardLibraries(bundleBody, origin, pub)
+	require.NoError(t, err)
+	require.Equal(t, 5, n, "the remediation's five events")
+	pemFile := filepath.Join(t.TempDir(), "public.pem")
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(pemFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644))
+	bundleFile := filepath.Join(t.TempDir(), "rr-proof-59.jsonl")
+	require.NoError(t, os.WriteFile(bundleFile, bundleBody, 0o644))
+	out, err := exec.Command(bin, "verify-bundle", "-key", pemFile, "-origin", origin, bundleFile).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), `"ok": true`)
+	tampered := bytes.Replace(bundleBody, []byte(`"outcome":"success"`), []byte(`"outcome":"failure"`), 1)
+	require.NoError(t, os.WriteFile(bundleFile, tampered, 0o644))
+	out, err = exec.Command(bin, "verify-bundle", "-key", pemFile, "-origin", origin, bundleFile).CombinedOutput()
+	require.Error(t, err, "%s", out)
+	require.Contains(t, string(out), `"bundle_event"`)
+	_, err = checkBundleWithStandardLibraries(tampered, origin, pub)
+	require.Error(t, err)
 
 	// The first full tile holds the first 256 leaves.
 	tile := object(t, c, e.Bucket.Name, "audit_events/_tlog/tile/0/000")

@@ -1,0 +1,96 @@
+package auditlog
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/jackc/pgx/v5"
+
+	"function/shared/auditevent"
+	"function/shared/auditstore"
+	"function/shared/bundle"
+	"function/shared/integrity"
+	"function/shared/tlog"
+)
+
+// exportPage is how many events one step of an export reads and proves.
+const exportPage = 500
+
+// Export writes the bundle of the events f selects (docs/integrity.md §8):
+// the newest checkpoint, then each event with its inclusion proof in it,
+// page by page in (event_time, event_id) order, so memory holds one page.
+// Events newer than the checkpoint are counted as pending, not written.
+func (l *Log) Export(ctx context.Context, f auditstore.Filter, query map[string][]string, out io.Writer) error {
+	cp, err := tlog.Latest(ctx, l.pool)
+	if err != nil {
+		return err
+	}
+	h := bundle.Header{Origin: tlog.Origin(cp.Note), Checkpoint: string(cp.Note), Filter: query}
+	for _, s := range tlog.SignatureLines(cp.Note) {
+		h.Signatures = append(h.Signatures, bundle.Signature{Name: s.Name, KeyHash: fmt.Sprintf("%08x", s.Hash)})
+	}
+	w, err := bundle.NewWriter(out, h)
+	if err != nil {
+		return err
+	}
+	pending := 0
+	page := auditstore.Page{Limit: exportPage}
+	for {
+		recs, err := l.Search(ctx, f, page)
+		if err != nil {
+			return err
+		}
+		n, err := l.exportPage(ctx, w, recs, cp.Size)
+		if err != nil {
+			return err
+		}
+		pending += len(recs) - n
+		if len(recs) < page.Limit {
+			return w.Close(pending)
+		}
+		last := auditstore.KeyOf(&recs[len(recs)-1])
+		page.After = &last
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+}
+
+// exportPage writes the page's events that the checkpoint of size leaves
+// covers, with their proofs, and returns how many.
+func (l *Log) exportPage(ctx context.Context, w *bundle.Writer, recs []auditevent.Record, size uint64) (int, error) {
+	seqs := make([]int64, len(recs))
+	for i := range recs {
+		seqs[i] = recs[i].LedgerSeq
+	}
+	rows, err := l.pool.Query(ctx, `SELECT seq, first_leaf FROM audit.tree_batches WHERE seq = ANY($1)`, seqs)
+	if err != nil {
+		return 0, err
+	}
+	first := map[int64]uint64{}
+	var seq int64
+	var leaf uint64
+	if _, err := pgx.ForEachRow(rows, []any{&seq, &leaf}, func() error { first[seq] = leaf; return nil }); err != nil {
+		return 0, err
+	}
+	var in []int
+	var idxs []uint64
+	for i := range recs {
+		if f, ok := first[recs[i].LedgerSeq]; ok && f+uint64(recs[i].LedgerPos) < size {
+			in, idxs = append(in, i), append(idxs, f+uint64(recs[i].LedgerPos))
+		}
+	}
+	proofs, err := tlog.InclusionProofs(ctx, l.pool, idxs, size)
+	if err != nil {
+		return 0, err
+	}
+	for j, i := range in {
+		r := &recs[i]
+		e := bundle.Entry{Index: idxs[j], EventHash: fmt.Sprintf("%x", r.Hash), Event: integrity.EventCanonical(r), Proof: proofs[j]}
+		if err := w.Add(e); err != nil {
+			return 0, err
+		}
+	}
+	return len(in), nil
+}

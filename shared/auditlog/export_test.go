@@ -1,0 +1,105 @@
+package auditlog_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/mod/sumdb/note"
+
+	"function/archive"
+	"function/archive/archivetest"
+	"function/shared/auditstore"
+	"function/shared/verify"
+)
+
+func verifiers(t *testing.T, e *archivetest.Env, origin string) []note.Verifier {
+	s, err := archive.LoadSigner(e.KeyPath)
+	require.NoError(t, err)
+	vkey, err := note.NewEd25519VerifierKey(origin, s.Public())
+	require.NoError(t, err)
+	v, err := note.NewVerifier(vkey)
+	require.NoError(t, err)
+	return []note.Verifier{v}
+}
+
+// A remediation's bundle, hot and archived events alike, checks with the
+// public key alone; each way of forging one is named by its line.
+func TestABundleChecksWithThePublicKeyAlone(t *testing.T) {
+	e, log, _ := treeEnv(t)
+	ctx := context.Background()
+	origin := e.Config().Origin
+	export := func(f auditstore.Filter) []byte {
+		var b bytes.Buffer
+		require.NoError(t, log.Export(ctx, f, map[string][]string{"correlation_id": {f.CorrelationID}}, &b))
+		return b.Bytes()
+	}
+	archived := e.ArchivedRecords(t, archivetest.DaysAgo(10))[0].CorrelationID
+	for _, corr := range []string{archived, e.HotRecords(t, archivetest.DaysAgo(1))[0].CorrelationID} {
+		b := export(auditstore.Filter{CorrelationID: corr})
+		rep := verify.Bundle(bytes.NewReader(b), origin, verifiers(t, e, origin))
+		assert.Empty(t, rep.Findings)
+		n, err := log.Count(ctx, auditstore.Filter{CorrelationID: corr}, "day")
+		require.NoError(t, err)
+		var want int64
+		for _, c := range n {
+			want += c
+		}
+		assert.EqualValues(t, want, rep.EventsChecked, "every event of the remediation")
+		assert.Greater(t, rep.EventsChecked, 1)
+	}
+	all := export(auditstore.Filter{})
+	rep := verify.Bundle(bytes.NewReader(all), origin, verifiers(t, e, origin))
+	require.Empty(t, rep.Findings)
+	require.Equal(t, 600, rep.EventsChecked, "paged past the first page, in bounded steps")
+
+	lines := strings.Split(strings.TrimSuffix(string(export(auditstore.Filter{CorrelationID: archived})), "\n"), "\n")
+	edit := func(i int, f func(m map[string]any)) string {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(lines[i]), &m))
+		f(m)
+		b, err := json.Marshal(m)
+		require.NoError(t, err)
+		out := append([]string{}, lines...)
+		out[i] = string(b)
+		return strings.Join(out, "\n") + "\n"
+	}
+	kinds := func(bundle string, keys []note.Verifier) []verify.Kind {
+		var out []verify.Kind
+		for _, f := range verify.Bundle(strings.NewReader(bundle), origin, keys).Findings {
+			out = append(out, f.Kind)
+		}
+		return out
+	}
+	good := verifiers(t, e, origin)
+	altered := edit(2, func(m map[string]any) { m["event"].(map[string]any)["outcome"] = "failure" })
+	assert.Equal(t, []verify.Kind{verify.BundleEvent, verify.BundleProof}, kinds(altered, good), "one event altered")
+
+	// An event that is not in the log, with a hash of its own: only its
+	// proof can tell, and does not place it.
+	forged := edit(2, func(m map[string]any) {
+		ev := m["event"].(map[string]any)
+		ev["outcome"] = "failure"
+		canon, err := json.Marshal(ev) // encoding/json sorts keys; the values here need no JCS escaping
+		require.NoError(t, err)
+		m["eventHash"] = sha256hex(canon)
+	})
+	assert.Equal(t, []verify.Kind{verify.BundleProof}, kinds(forged, good), "a proof for an event not in the log")
+
+	truncated := strings.Join(lines[:len(lines)-2], "\n") + "\n"
+	assert.Equal(t, []verify.Kind{verify.BundleInvalid}, kinds(truncated, good), "cut short")
+
+	other := archivetest.New(t)
+	assert.Equal(t, []verify.Kind{verify.TreeCheckpoint}, kinds(strings.Join(lines, "\n")+"\n", verifiers(t, other, origin)), "another key")
+}
+
+func sha256hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
