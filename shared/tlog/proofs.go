@@ -77,7 +77,12 @@ func NodeHashes(ctx context.Context, q pgdb.Querier, ids []compact.NodeID) ([][]
 		return nil, err
 	}
 	out := make([][]byte, len(ids))
+	done := make(map[compact.NodeID][]byte, len(ids)) // proofs of nearby leaves share most nodes
 	for i, id := range ids {
+		if h, ok := done[id]; ok {
+			out[i] = h
+			continue
+		}
 		k := tileOf(id)
 		sub := id.Level % TileHeight
 		from := (id.Index << sub) % TileWidth
@@ -87,6 +92,7 @@ func NodeHashes(ctx context.Context, q pgdb.Querier, ids []compact.NodeID) ([][]
 			return nil, fmt.Errorf("tile %d/%d holds %d hashes; node %d at height %d needs %d", k.level, k.idx, len(t)/hashSize, id.Index, id.Level, to)
 		}
 		out[i] = subtreeRoot(split(t[from*hashSize : to*hashSize]))
+		done[id] = out[i]
 	}
 	return out, nil
 }

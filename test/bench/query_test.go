@@ -74,6 +74,8 @@ func BenchmarkQuery(b *testing.B) {
 		checked := hotRep.EventsChecked
 		rawRate := rawReadRate(b, pool)
 
+		tree := benchTree(b, e)
+
 		rep, err := e.Compactor(b, archive.Options{}).Run(ctx)
 		require.NoError(b, err)
 		require.Len(b, rep.Days, coldDays)
@@ -119,6 +121,7 @@ func BenchmarkQuery(b *testing.B) {
 		b.ReportMetric(verifyRate, "verify_events/s")
 		b.ReportMetric(rawRate, "raw_read_rows/s")
 		b.ReportMetric(coldVerifyRate, "verify_archived_events/s")
+		tree.report(b)
 		b.Logf("hot: %d correlation-id queries on %d rows p50/p99 %s/%s; cold over %d archived days: p50/max %s/%s; ack→visible p99 %s; verification %.0f events/s (PostgreSQL streaming the same rows to a client doing nothing with them: %.0f rows/s); archived days verified at %.0f events/s",
 			len(hot), checked, pct(hot, 50), pct(hot, 99), coldDays, pct(cold, 50), pct(cold, 99), pct(visible, 99), verifyRate, rawRate, coldVerifyRate)
 	}

@@ -1,0 +1,100 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/mod/sumdb/note"
+
+	"function/archive"
+	"function/archive/archivetest"
+	"function/shared/auditlog"
+	"function/shared/auditstore"
+	"function/shared/tlog"
+	"function/shared/verify"
+)
+
+// treeFigures are the Merkle tree's figures (docs/integrity.md §7–§8) over
+// BenchmarkQuery's log of about a million events.
+type treeFigures struct {
+	leaves                      uint64
+	integrateRate, verifyRate   float64       // leaves/s; events/s of the whole verify, tree included
+	publish                     time.Duration // the first checkpoint with all full tiles
+	proofBytes                  int
+	exported                    int
+	exportRate, bundleCheckRate float64 // events/s
+	bundleBytesPerEvent         float64
+}
+
+// benchTree integrates every event into the tree and signs its checkpoint
+// (the collector's publisher step, here once over the whole log), then
+// verifies the whole log with the tree, which must find nothing: no false
+// positive over a clean run of about a million events. Then it serves a
+// proof and exports an hour of events as a bundle and checks it.
+func benchTree(b testing.TB, e *archivetest.Env) treeFigures {
+	ctx := context.Background()
+	var f treeFigures
+	pub, err := archive.TreePublisher(ctx, e.Pool, e.Config(), nil)
+	require.NoError(b, err)
+	pub.Retention = 24 * time.Hour
+	t0 := time.Now()
+	head, err := tlog.CatchUp(ctx, e.Pool)
+	require.NoError(b, err)
+	f.leaves, f.integrateRate = head.Size, float64(head.Size)/time.Since(t0).Seconds()
+	t0 = time.Now()
+	_, err = pub.Step(ctx) // signs, and uploads every full tile at once
+	require.NoError(b, err)
+	f.publish = time.Since(t0)
+
+	log, err := auditlog.Open(ctx, e.Pool, e.Settings())
+	require.NoError(b, err)
+	t0 = time.Now()
+	rep, err := log.Verify(ctx, verify.Scope{})
+	require.NoError(b, err)
+	require.Empty(b, rep.Findings, "a clean log verifies clean, tree included")
+	require.EqualValues(b, head.Size, rep.EventsChecked)
+	f.verifyRate = float64(rep.EventsChecked) / time.Since(t0).Seconds()
+
+	var last uuid.UUID
+	require.NoError(b, e.Pool.QueryRow(ctx, `SELECT event_id FROM audit.audit_events ORDER BY ledger_seq DESC, ledger_pos DESC LIMIT 1`).Scan(&last))
+	p, _, err := log.Proof(ctx, last, "")
+	require.NoError(b, err)
+	f.proofBytes = len(p)
+
+	since := archivetest.DaysAgo(1)
+	var bundle bytes.Buffer
+	t0 = time.Now()
+	require.NoError(b, log.Export(ctx, auditstore.Filter{Since: since, Until: since.Add(time.Hour)}, nil, &bundle))
+	took := time.Since(t0)
+	signer, err := archive.LoadSigner(e.KeyPath)
+	require.NoError(b, err)
+	vkey, err := note.NewEd25519VerifierKey(e.Config().Origin, signer.Public())
+	require.NoError(b, err)
+	v, err := note.NewVerifier(vkey)
+	require.NoError(b, err)
+	size := bundle.Len()
+	t0 = time.Now()
+	brep := verify.Bundle(&bundle, e.Config().Origin, []note.Verifier{v})
+	require.Empty(b, brep.Findings)
+	f.exported = brep.EventsChecked
+	f.exportRate = float64(f.exported) / took.Seconds()
+	f.bundleCheckRate = float64(f.exported) / time.Since(t0).Seconds()
+	f.bundleBytesPerEvent = float64(size) / float64(f.exported)
+	return f
+}
+
+func (f treeFigures) report(b *testing.B) {
+	b.ReportMetric(f.integrateRate, "tree_integrate_leaves/s")
+	b.ReportMetric(f.verifyRate, "verify_with_tree_events/s")
+	b.ReportMetric(f.publish.Seconds(), "tree_first_publish_s")
+	b.ReportMetric(float64(f.proofBytes), "proof_bytes")
+	b.ReportMetric(f.exportRate, "export_events/s")
+	b.ReportMetric(f.bundleCheckRate, "verify_bundle_events/s")
+	b.ReportMetric(f.bundleBytesPerEvent, "bundle_bytes/event")
+	b.Logf("tree: %d leaves integrated at %.0f leaves/s, then signed and published with every full tile in %s; whole verify with the tree %.0f events/s, 0 findings; a proof at that size %d bytes; an hour's export (%d events) %.0f events/s, %.0f bytes/event, checked at %.0f events/s",
+		f.leaves, f.integrateRate, f.publish.Round(time.Millisecond), f.verifyRate, f.proofBytes, f.exported, f.exportRate, f.bundleBytesPerEvent, f.bundleCheckRate)
+}
