@@ -2,6 +2,9 @@ package auditlog_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,4 +138,41 @@ func TestTamperingWithTheTreeIsNamed(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, kinds(rep), verify.TreeCheckpoint)
 	})
+}
+
+// A downloaded copy of the bucket checks the tree with no database: every
+// checkpoint's signature, and the roots the copy's full tiles reach.
+func TestADownloadedCopyChecksTheTree(t *testing.T) {
+	e, _, _ := treeEnv(t)
+	dir := t.TempDir()
+	for _, key := range e.Keys(t, "audit_events/") {
+		p := filepath.Join(dir, filepath.FromSlash(key))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, e.Get(t, key), 0o644))
+	}
+	check := func() verify.Report {
+		rep, err := verify.Offline(verify.Dir(os.DirFS(dir), dir)).Verify(context.Background(), verify.Scope{})
+		require.NoError(t, err)
+		return rep
+	}
+	rep := check()
+	require.Empty(t, rep.Findings)
+	require.Equal(t, 2, rep.TreeCheckpoints)
+
+	tile := filepath.Join(dir, "audit_events/_tlog/tile/0/001")
+	b, err := os.ReadFile(tile)
+	require.NoError(t, err)
+	b[40] ^= 1
+	require.NoError(t, os.WriteFile(tile, b, 0o644))
+	rep = check()
+	require.Len(t, rep.Findings, 1)
+	assert.Equal(t, verify.TreeAltered, rep.Findings[0].Kind, "checkpoint 500's root, from leaves 0..499")
+	assert.Equal(t, "audit_events/_tlog/checkpoints/00000000000000000500", rep.Findings[0].Object)
+
+	cp := filepath.Join(dir, "audit_events/_tlog/checkpoints/00000000000000000600")
+	b, err = os.ReadFile(cp)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cp, []byte(strings.Replace(string(b), "\n600\n", "\n601\n", 1)), 0o644))
+	rep = check()
+	assert.Contains(t, []verify.Kind{rep.Findings[0].Kind, rep.Findings[len(rep.Findings)-1].Kind}, verify.TreeCheckpoint)
 }

@@ -105,6 +105,11 @@ func (v *Verifier) Verify(ctx context.Context, s Scope) (Report, error) {
 			}
 			rep.TreeCheckpoints = n
 		}
+		if v.pool == nil {
+			if rep.TreeCheckpoints, err = v.treeOffline(ctx, signed.keys, &fs); err != nil {
+				return rep, err
+			}
+		}
 		if v.pool == nil && len(manifests) == 0 && n == 0 {
 			fs.object(ArchiveEmpty, fmt.Sprint(v.objs.src), "%v holds no manifest under %s and no checkpoint under %s: it is not a copy of the archive bucket's root (the folder holding %s)",
 				v.objs.src, format.ManifestPrefix, format.CheckpointPrefix, format.TablePrefix)
