@@ -229,9 +229,10 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Object is one listed object: its key and current version.
+// Object is one listed object: its key and current version, and the
+// version's ETag (the MD5 of a single-part upload's content).
 type Object struct {
-	Key, VersionID string
+	Key, VersionID, ETag string
 }
 
 // List lists the current objects under prefix, in key order.
@@ -242,7 +243,23 @@ func (s *Store) List(ctx context.Context, prefix string) ([]Object, error) {
 			return nil, fmt.Errorf("list %s: %w", prefix, o.Err)
 		}
 		if o.IsLatest && !o.IsDeleteMarker {
-			out = append(out, Object{Key: o.Key, VersionID: o.VersionID})
+			out = append(out, Object{Key: o.Key, VersionID: o.VersionID, ETag: o.ETag})
+		}
+	}
+	return out, nil
+}
+
+// Versions lists every stored version under prefix (delete markers left
+// out), in key order: a locked object can still gain versions, which a
+// listing of the current ones hides.
+func (s *Store) Versions(ctx context.Context, prefix string) ([]Object, error) {
+	var out []Object
+	for o := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, WithVersions: true}) {
+		if o.Err != nil {
+			return nil, fmt.Errorf("list %s: %w", prefix, o.Err)
+		}
+		if !o.IsDeleteMarker {
+			out = append(out, Object{Key: o.Key, VersionID: o.VersionID, ETag: o.ETag})
 		}
 	}
 	return out, nil

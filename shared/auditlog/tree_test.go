@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/minio/minio-go/v7"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -129,6 +130,33 @@ func TestTamperingWithTheTreeIsNamed(t *testing.T) {
 		rep, err := log.Verify(ctx, verify.Scope{CorrelationID: "x"})
 		require.NoError(t, err)
 		assert.Equal(t, []verify.Kind{verify.TreeTruncated}, kinds(rep))
+	})
+
+	t.Run("a checkpoint forked in the bucket", func(t *testing.T) {
+		e, log, _ := treeEnv(t)
+		key := "audit_events/_tlog/checkpoints/00000000000000000600"
+		// A second version at the same key (a locked object can gain one),
+		// another root at the same size.
+		other := strings.Replace(string(e.Get(t, key)), "\n600\n", "\n600\nextra\n", 1)
+		_, err := e.Bucket.Client(t).PutObject(ctx, e.Bucket.Name, key, strings.NewReader(other), int64(len(other)), minio.PutObjectOptions{})
+		require.NoError(t, err)
+		for _, s := range []verify.Scope{{}, {Date: archivetest.DaysAgo(1)}} {
+			rep, err := log.Verify(ctx, s)
+			require.NoError(t, err)
+			require.Equal(t, []verify.Kind{verify.TreeCheckpoint}, kinds(rep), "%+v", rep.Findings)
+			assert.Equal(t, key, rep.Findings[0].Object)
+		}
+	})
+
+	t.Run("the database's newest checkpoints removed", func(t *testing.T) {
+		e, log, _ := treeEnv(t)
+		admin(t, e, `DELETE FROM audit.tree_checkpoints WHERE size = 600`)
+		rep, err := log.Verify(ctx, verify.Scope{Date: archivetest.DaysAgo(1)})
+		require.NoError(t, err)
+		assert.Contains(t, kinds(rep), verify.TreeTruncated, "the bucket's newest is larger")
+		rep, err = log.Verify(ctx, verify.Scope{})
+		require.NoError(t, err)
+		assert.Contains(t, kinds(rep), verify.TreeTruncated)
 	})
 
 	t.Run("a forged checkpoint", func(t *testing.T) {

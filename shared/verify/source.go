@@ -20,6 +20,9 @@ import (
 type Source interface {
 	// List lists the objects under prefix, in key order.
 	List(ctx context.Context, prefix string) ([]bucket.Object, error)
+	// Versions lists every version of the objects under prefix (a copy
+	// has one of each).
+	Versions(ctx context.Context, prefix string) ([]bucket.Object, error)
 	// ReadAll reads a small object: a manifest, signature, key or checkpoint.
 	ReadAll(ctx context.Context, key, version string) ([]byte, error)
 	// Open opens an object for reading at offsets (a Parquet part), with
@@ -52,6 +55,10 @@ type bucketSource struct {
 
 func (b bucketSource) List(ctx context.Context, prefix string) ([]bucket.Object, error) {
 	return b.s.List(ctx, prefix)
+}
+
+func (b bucketSource) Versions(ctx context.Context, prefix string) ([]bucket.Object, error) {
+	return b.s.Versions(ctx, prefix)
 }
 
 func (b bucketSource) ReadAll(ctx context.Context, key, version string) ([]byte, error) {
@@ -118,6 +125,10 @@ func (d dirSource) List(_ context.Context, prefix string) ([]bucket.Object, erro
 		return nil, nil // nothing under prefix; an empty archive is reported as such
 	}
 	return out, err
+}
+
+func (d dirSource) Versions(ctx context.Context, prefix string) ([]bucket.Object, error) {
+	return d.List(ctx, prefix)
 }
 
 func (d dirSource) ReadAll(_ context.Context, key, _ string) ([]byte, error) {

@@ -39,6 +39,9 @@ func (v *Verifier) tree(ctx context.Context, whole bool, leaves []leaf, keys []v
 			fs.object(TreeCheckpoint, format.TreeCheckpointKey(cp.Size), "tree checkpoint %d: the signed note says size %d", cp.Size, size)
 		}
 	}
+	if err := v.published(ctx, cps, whole, fs); err != nil {
+		return 0, err
+	}
 	var size uint64
 	if err := v.pool.QueryRow(ctx, `SELECT size FROM audit.tree_head`).Scan(&size); err != nil {
 		return 0, err

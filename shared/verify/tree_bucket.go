@@ -1,0 +1,79 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"strconv"
+	"strings"
+
+	"function/archive/format"
+	"function/shared/tlog"
+)
+
+// published compares the checkpoints in the bucket with the database's,
+// whose newest is newest: a size the bucket holds in two versions that
+// differ is a fork; one whose note differs from the database's, or that the
+// database lacks, means the database was rewritten; a bucket checkpoint
+// larger than the database's newest means the tree was cut back. Over the
+// whole log every version is compared (by ETag, reading only those that
+// differ); in a scope, the bucket's newest checkpoint and the versions of
+// the database's newest.
+func (v *Verifier) published(ctx context.Context, cps []tlog.Checkpoint, whole bool, fs *findings) error {
+	newest := cps[len(cps)-1]
+	notes := make(map[uint64][]byte, len(cps))
+	for _, cp := range cps {
+		notes[cp.Size] = cp.Note
+	}
+	prefix := format.TreeCheckpointKey(newest.Size)
+	if whole {
+		prefix = format.TreePrefix + "checkpoints/"
+	} else {
+		if latest, err := v.objs.src.ReadAll(ctx, format.TreeLatestKey, ""); err == nil {
+			if size := sizeLine(latest); size > newest.Size {
+				fs.object(TreeTruncated, format.TreeLatestKey, "the bucket's newest checkpoint is of size %d; the database's is of %d", size, newest.Size)
+			}
+		}
+	}
+	objs, err := v.objs.src.Versions(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		size, err := strconv.ParseUint(strings.TrimPrefix(o.Key, format.TreePrefix+"checkpoints/"), 10, 64)
+		if err != nil {
+			continue // not a checkpoint's key
+		}
+		want, ok := notes[size]
+		switch {
+		case !ok && size > newest.Size:
+			fs.object(TreeTruncated, o.Key, "the bucket holds a checkpoint of size %d; the database's newest is of %d", size, newest.Size)
+			continue
+		case !ok:
+			fs.object(TreeCheckpoint, o.Key, "the bucket holds a checkpoint of size %d the database does not", size)
+			continue
+		}
+		if sum := md5.Sum(want); o.ETag == hex.EncodeToString(sum[:]) {
+			continue
+		}
+		got, err := v.objs.src.ReadAll(ctx, o.Key, o.VersionID)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got, want) {
+			fs.object(TreeCheckpoint, o.Key, "%s version %s is another checkpoint of size %d than the database's: a fork", o.Key, o.VersionID, size)
+		}
+	}
+	return nil
+}
+
+// sizeLine is the size line of a checkpoint note, 0 if there is none.
+func sizeLine(note []byte) uint64 {
+	lines := strings.SplitN(string(note), "\n", 3)
+	if len(lines) < 2 {
+		return 0
+	}
+	n, _ := strconv.ParseUint(lines[1], 10, 64)
+	return n
+}
