@@ -8,10 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	tproof "github.com/transparency-dev/formats/proof"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
 
 	"function/archive"
 	"function/archive/archivetest"
@@ -45,7 +49,7 @@ func treeEnv(t *testing.T) (*archivetest.Env, *auditlog.Log, *tlog.Publisher) {
 }
 
 func TestTheTreeVerifiesOverHotAndArchivedEvents(t *testing.T) {
-	_, log, _ := treeEnv(t)
+	e, log, _ := treeEnv(t)
 	ctx := context.Background()
 	rep, err := log.Verify(ctx, verify.Scope{})
 	require.NoError(t, err)
@@ -57,6 +61,22 @@ func TestTheTreeVerifiesOverHotAndArchivedEvents(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, rep.Findings)
 	assert.Equal(t, 2, rep.TreeCheckpoints, "the newest and the one before")
+
+	// An archived event's proof, from the cold tier, checks.
+	cold := e.ArchivedRecords(t, archivetest.DaysAgo(10))[7]
+	text, _, err := log.Proof(ctx, cold.ID, "")
+	require.NoError(t, err)
+	var p tproof.TLogProof
+	require.NoError(t, p.Unmarshal(text))
+	size, root, err := tlog.Open(p.Checkpoint, e.Config().Origin, verifiers(t, e, e.Config().Origin))
+	require.NoError(t, err)
+	hashes := make([][]byte, len(p.Hashes))
+	for i := range p.Hashes {
+		hashes[i] = p.Hashes[i][:]
+	}
+	require.NoError(t, proof.VerifyInclusion(rfc6962.DefaultHasher, p.Index, size, tlog.LeafHash(cold.Hash), hashes, root))
+	_, _, err = log.Proof(ctx, uuid.New(), "")
+	require.ErrorIs(t, err, auditlog.ErrNoEvent)
 }
 
 // The tamper matrix of the tree: each case is named, through the whole
