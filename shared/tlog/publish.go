@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
 
 	"function/archive/bucket"
 	"function/archive/format"
@@ -14,6 +15,9 @@ import (
 
 // publishLock keeps one publisher at a time across collector replicas.
 const publishLock = 0x7075626c // "publ"
+
+// uploads is how many objects the publisher sends at once.
+const uploads = 8
 
 // Publisher integrates new ledger batches, signs a checkpoint when the tree
 // has grown, and publishes the checkpoints and the full tiles to the
@@ -89,14 +93,22 @@ func (p *Publisher) publish(ctx context.Context) error {
 		return err
 	}
 	until := p.now().Add(p.Retention)
+	// Several uploads at once: after a bulk load or an outage there is one
+	// tile per 256 leaves to send, each a round trip.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(uploads)
 	for k := range keys {
 		t := tiles[k]
 		if len(t) != TileWidth*hashSize {
 			return fmt.Errorf("tile %d/%d holds %d hashes, expected a full tile", k.level, k.idx, len(t)/hashSize)
 		}
-		if _, err := p.Store.PutBytes(ctx, format.TreePrefix+TilePath(k.level, k.idx, TileWidth), t, "application/octet-stream", until); err != nil {
+		g.Go(func() error {
+			_, err := p.Store.PutBytes(gctx, format.TreePrefix+TilePath(k.level, k.idx, TileWidth), t, "application/octet-stream", until)
 			return err
-		}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	for _, cp := range cps {
 		if _, err := p.Store.PutBytes(ctx, format.TreeCheckpointKey(cp.Size), cp.Note, "text/plain; charset=utf-8", until); err != nil {
