@@ -56,6 +56,9 @@ type Checkpoint struct {
 	Root     []byte
 	Note     []byte // the signed note, as published
 	SignedAt time.Time
+	// Cosignatures is how many witness cosignature lines Latest appended
+	// to Note.
+	Cosignatures int
 }
 
 // Sign makes the checkpoint of head: C2SP tlog-checkpoint's body (origin,
@@ -87,8 +90,18 @@ func Checkpoints(ctx context.Context, q pgdb.Querier, after, through uint64) ([]
 // ErrNoCheckpoint means no checkpoint has been signed yet.
 var ErrNoCheckpoint = errors.New("no tree checkpoint yet")
 
-// Latest is the newest stored checkpoint.
+// Latest is the newest stored checkpoint, its note with the witnesses'
+// cosignatures received so far (the log's note alone when none).
 func Latest(ctx context.Context, q pgdb.Querier) (Checkpoint, error) {
+	c, err := latest(ctx, q)
+	if err != nil {
+		return c, err
+	}
+	return withCosignatures(ctx, q, c)
+}
+
+// latest is the newest stored checkpoint, the log's note alone.
+func latest(ctx context.Context, q pgdb.Querier) (Checkpoint, error) {
 	rows, err := q.Query(ctx, `SELECT size, root, note, signed_at FROM audit.tree_checkpoints ORDER BY size DESC LIMIT 1`)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("tree checkpoints: %w", err)
