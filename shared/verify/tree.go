@@ -39,6 +39,9 @@ func (v *Verifier) tree(ctx context.Context, whole bool, leaves []leaf, keys []v
 			fs.object(TreeCheckpoint, format.TreeCheckpointKey(cp.Size), "tree checkpoint %d: the signed note says size %d", cp.Size, size)
 		}
 	}
+	if err := v.witnessed(ctx, fs); err != nil {
+		return 0, err
+	}
 	var size uint64
 	if err := v.pool.QueryRow(ctx, `SELECT size FROM audit.tree_head`).Scan(&size); err != nil {
 		return 0, err
@@ -52,6 +55,24 @@ func (v *Verifier) tree(ctx context.Context, whole bool, leaves []leaf, keys []v
 		return len(cps), v.rebuild(ctx, cps, fs)
 	}
 	return len(cps), v.included(ctx, cps, leaves, fs)
+}
+
+// witnessed checks the newest checkpoint's cosignatures against the
+// witness policy: the older ones were cosigned or not, what counts is that
+// witnesses vouch for the newest, which commits to all before it.
+func (v *Verifier) witnessed(ctx context.Context, fs *findings) error {
+	if v.witnesses == nil {
+		return nil
+	}
+	cp, err := tlog.Latest(ctx, v.pool)
+	if err != nil {
+		return err
+	}
+	if !tlog.Witnessed(cp.Note, *v.witnesses) {
+		fs.object(TreeUnwitnessed, format.TreeCosignedKey(cp.Size), "tree checkpoint %d is cosigned by %d witnesses of the policy %v, too few for its quorum",
+			cp.Size, len(tlog.Cosigners(cp.Note, *v.witnesses)), tlog.Cosigners(cp.Note, *v.witnesses))
+	}
+	return nil
 }
 
 // treeCheckpoints are the stored checkpoints: all, or the newest two.
