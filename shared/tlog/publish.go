@@ -49,7 +49,7 @@ type Publisher struct {
 
 	mu        sync.Mutex
 	witnesses map[string]*witnessState // by add-checkpoint URL
-	shown     []byte                   // the note last put at TreeLatestKey
+	shown     []byte                   // the note last put at TreeLatestKey (after a start: put again once)
 }
 
 // Step brings the tree up to the ledger, signs its checkpoint if it grew

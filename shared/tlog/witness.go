@@ -226,8 +226,8 @@ func (p *Publisher) cosign(ctx context.Context, url string, v note.Verifier, cp 
 func (p *Publisher) addCheckpoint(ctx context.Context, url string, v note.Verifier, cp Checkpoint, old uint64) (string, error) {
 	if old > cp.Size {
 		// Its newest is bigger than the log's: another log of this name, a
-		// fork, or this database restored from a backup.
-		return "", fmt.Errorf("the witness has cosigned size %d, the log is at %d", old, cp.Size)
+		// fork, or this database restored from a backup. A refusal, to alert on.
+		return "", errStatus{http.StatusConflict, fmt.Sprintf("the witness has cosigned size %d, the log is at %d", old, cp.Size)}
 	}
 	var body bytes.Buffer
 	fmt.Fprintf(&body, "old %d\n", old)
