@@ -34,6 +34,7 @@ import (
 	"function/shared/eventauth"
 	"function/shared/pgdb"
 	"function/shared/routes"
+	"function/shared/tlog"
 )
 
 const (
@@ -75,8 +76,8 @@ var knownSettings = map[string]bool{
 	emitter.SettingMode: true, emitter.SettingBuffer: true, emitter.SettingBatch: true,
 	collector.SettingMaxBatch: true, query.SettingAuth: true, query.SettingTokensFile: true, discovery.SettingAuth: true,
 	archive.SettingSigningKey: true, archive.SettingHotDays: true, archive.SettingRetentionDays: true, archive.SettingLogOrigin: true,
-	collector.SettingCheckpointEvery: true,
-	eventauth.Setting:                true,
+	collector.SettingCheckpointEvery: true, tlog.SettingWitnessPolicy: true,
+	eventauth.Setting: true,
 }
 
 // ---------------------------------------------------------------------------

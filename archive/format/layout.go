@@ -27,6 +27,11 @@ func TreeCheckpointKey(size uint64) string {
 	return fmt.Sprintf("%scheckpoints/%020d", TreePrefix, size)
 }
 
+// TreeCosignedKey is where the checkpoint of size leaves is kept with its
+// witnesses' cosignatures: a new locked version each time more witnesses
+// have cosigned it, while TreeCheckpointKey holds the log's note, once.
+func TreeCosignedKey(size uint64) string { return TreeCheckpointKey(size) + ".cosigned" }
+
 // TreeLatestKey is tlog-tiles' checkpoint: the newest, each a new locked
 // version.
 const TreeLatestKey = TreePrefix + "checkpoint"

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/transparency-dev/formats/witness"
 	"golang.org/x/mod/sumdb/note"
 
 	"function/archive/format"
@@ -15,7 +16,7 @@ import (
 	"function/shared/verify"
 )
 
-// verifyBundle is `auditfn verify-bundle [-key PEM]… [-vkey KEY]… [-origin O] FILE`:
+// verifyBundle is `auditfn verify-bundle [-key PEM]… [-vkey KEY]… [-origin O] [-witnesses POLICY] FILE`:
 // it checks an export bundle with the public keys alone, prints a JSON
 // report and exits 1 when anything is found, 2 when it cannot check.
 func verifyBundle(args []string) int {
@@ -24,6 +25,7 @@ func verifyBundle(args []string) int {
 	fl.Var(&pems, "key", "a public key `PEM` file (as published at audit_events/_manifests/keys/); repeat for several")
 	fl.Var(&vkeys, "vkey", "a note verifier `KEY` (origin+hash+base64); repeat for several")
 	origin := fl.String("origin", "", "the log's name the checkpoint must carry (default: the bundle's own, printed in the report)")
+	policyFile := fl.String("witnesses", "", "a witness policy `FILE` (formats/witness: witness, group and quorum lines) the checkpoint's cosignatures must satisfy")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
@@ -54,7 +56,21 @@ func verifyBundle(args []string) int {
 		fmt.Fprintln(os.Stderr, "verify-bundle:", err)
 		return 2
 	}
-	rep := verify.Bundle(peek.replay(), *origin, verifiers)
+	var policy *witness.Group
+	if *policyFile != "" {
+		b, err := os.ReadFile(*policyFile)
+		if err == nil {
+			var p witness.Group
+			if p, err = witness.ParsePolicy(b); err == nil {
+				policy = &p
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "verify-bundle: witness policy:", err)
+			return 2
+		}
+	}
+	rep := verify.Bundle(peek.replay(), *origin, verifiers, policy)
 	out, _ := json.MarshalIndent(struct {
 		OK     bool   `json:"ok"`
 		Origin string `json:"origin"`

@@ -5,7 +5,9 @@
 //	                       events of every batch, every manifest and their
 //	                       chain, and the ledger head against the newest
 //	                       signed checkpoint, from the settings in the
-//	                       environment (make verify passes .local/stack.env)
+//	                       environment (make verify passes .local/stack.env);
+//	                       with AUDITFN_WITNESS_POLICY, the newest tree
+//	                       checkpoint's cosignatures against its quorum
 //	verify -archive DIR    a downloaded copy of the archive bucket (DIR holds
 //	                       audit_events/), with no database: manifests, their
 //	                       chain and signatures, every part and event, every

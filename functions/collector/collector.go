@@ -47,6 +47,9 @@ type Function struct {
 	compactions *prometheus.CounterVec
 	// commitSeconds and commitEvents observe each group commit.
 	commitSeconds, commitEvents prometheus.Histogram
+	// witnessPushes counts checkpoint pushes to witnesses by witness and
+	// result: cosigned, refused or failed.
+	witnessPushes *prometheus.CounterVec
 }
 
 // running is what Start sets up and Stop tears down.
@@ -87,8 +90,12 @@ func New() *Function {
 			Help:    "Events stored by each group commit (duplicates not counted).",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 14), // 1 .. 8192
 		}),
+		witnessPushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfn_collector_witness_pushes_total",
+			Help: "Tree checkpoints pushed to witnesses, by witness and result: cosigned, refused (alert: a refusal can be a fork) or failed (unreachable).",
+		}, []string{"witness", "result"}),
 	}
-	f.Registry().MustRegister(f.events, f.compactions, f.commitSeconds, f.commitEvents)
+	f.Registry().MustRegister(f.events, f.compactions, f.commitSeconds, f.commitEvents, f.witnessPushes)
 	return f
 }
 

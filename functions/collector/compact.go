@@ -35,7 +35,7 @@ func (f *Function) newCompactor(ctx context.Context, c config.Config, pool *pgxp
 }
 
 // newPublisher sets up the tree's checkpoints with the archive: same key,
-// same bucket. Without an archive there is no tree publisher.
+// same bucket, and the witnesses of the policy setting. Without an archive there is no tree publisher.
 func (f *Function) newPublisher(ctx context.Context, c config.Config, pool *pgxpool.Pool) (*tlog.Publisher, error) {
 	if !archive.Configured(c) {
 		return nil, nil
@@ -44,7 +44,15 @@ func (f *Function) newPublisher(ctx context.Context, c config.Config, pool *pgxp
 	if err != nil {
 		return nil, err
 	}
-	return archive.TreePublisher(ctx, pool, cfg, f.Log)
+	pub, err := archive.TreePublisher(ctx, pool, cfg, f.Log)
+	if err != nil {
+		return nil, err
+	}
+	if pub.Witnesses, err = tlog.PolicyFromSettings(c); err != nil {
+		return nil, err
+	}
+	pub.Pushes = f.witnessPushes
+	return pub, nil
 }
 
 // pingRunBudget keeps a ping's answer inside func-go's 30 s write timeout:

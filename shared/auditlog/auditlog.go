@@ -15,6 +15,7 @@ import (
 	"function/shared/auditevent"
 	"function/shared/auditstore"
 	"function/shared/config"
+	"function/shared/tlog"
 	"function/shared/verify"
 )
 
@@ -28,16 +29,20 @@ type Log struct {
 // Open reads the log through pool and, when the settings name an archive
 // bucket, the archive.
 func Open(ctx context.Context, pool *pgxpool.Pool, c config.Config) (*Log, error) {
+	witnesses, err := tlog.PolicyFromSettings(c)
+	if err != nil {
+		return nil, err
+	}
 	l := &Log{pool: pool}
 	if !bucket.Configured(c) {
-		l.ver = verify.Live(pool, nil, nil)
+		l.ver = verify.Live(pool, nil, nil).RequireWitnesses(witnesses)
 		return l, nil
 	}
 	cold, err := archive.NewReader(ctx, pool, c)
 	if err != nil {
 		return nil, err
 	}
-	l.cold, l.ver = cold, verify.Live(pool, cold, cold.Source())
+	l.cold, l.ver = cold, verify.Live(pool, cold, cold.Source()).RequireWitnesses(witnesses)
 	return l, nil
 }
 

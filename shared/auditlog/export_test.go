@@ -43,7 +43,7 @@ func TestABundleChecksWithThePublicKeyAlone(t *testing.T) {
 	archived := e.ArchivedRecords(t, archivetest.DaysAgo(10))[0].CorrelationID
 	for _, corr := range []string{archived, e.HotRecords(t, archivetest.DaysAgo(1))[0].CorrelationID} {
 		b := export(auditstore.Filter{CorrelationID: corr})
-		rep := verify.Bundle(bytes.NewReader(b), origin, verifiers(t, e, origin))
+		rep := verify.Bundle(bytes.NewReader(b), origin, verifiers(t, e, origin), nil)
 		assert.Empty(t, rep.Findings)
 		n, err := log.Count(ctx, auditstore.Filter{CorrelationID: corr}, "day")
 		require.NoError(t, err)
@@ -55,7 +55,7 @@ func TestABundleChecksWithThePublicKeyAlone(t *testing.T) {
 		assert.Greater(t, rep.EventsChecked, 1)
 	}
 	all := export(auditstore.Filter{})
-	rep := verify.Bundle(bytes.NewReader(all), origin, verifiers(t, e, origin))
+	rep := verify.Bundle(bytes.NewReader(all), origin, verifiers(t, e, origin), nil)
 	require.Empty(t, rep.Findings)
 	require.Equal(t, 600, rep.EventsChecked, "paged past the first page, in bounded steps")
 
@@ -72,7 +72,7 @@ func TestABundleChecksWithThePublicKeyAlone(t *testing.T) {
 	}
 	kinds := func(bundle string, keys []note.Verifier) []verify.Kind {
 		var out []verify.Kind
-		for _, f := range verify.Bundle(strings.NewReader(bundle), origin, keys).Findings {
+		for _, f := range verify.Bundle(strings.NewReader(bundle), origin, keys, nil).Findings {
 			out = append(out, f.Kind)
 		}
 		return out

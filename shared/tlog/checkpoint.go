@@ -56,6 +56,9 @@ type Checkpoint struct {
 	Root     []byte
 	Note     []byte // the signed note, as published
 	SignedAt time.Time
+	// Cosignatures is how many witness cosignature lines Latest appended
+	// to Note.
+	Cosignatures int
 }
 
 // Sign makes the checkpoint of head: C2SP tlog-checkpoint's body (origin,
@@ -87,21 +90,41 @@ func Checkpoints(ctx context.Context, q pgdb.Querier, after, through uint64) ([]
 // ErrNoCheckpoint means no checkpoint has been signed yet.
 var ErrNoCheckpoint = errors.New("no tree checkpoint yet")
 
-// Latest is the newest stored checkpoint.
+// Latest is the newest stored checkpoint, its note with the witnesses'
+// cosignatures received so far (the log's note alone when none).
 func Latest(ctx context.Context, q pgdb.Querier) (Checkpoint, error) {
-	rows, err := q.Query(ctx, `SELECT size, root, note, signed_at FROM audit.tree_checkpoints ORDER BY size DESC LIMIT 1`)
+	c, err := latest(ctx, q)
 	if err != nil {
-		return Checkpoint{}, fmt.Errorf("tree checkpoints: %w", err)
+		return c, err
 	}
-	c, err := pgx.CollectExactlyOneRow(rows, func(r pgx.CollectableRow) (Checkpoint, error) {
+	return withCosignatures(ctx, q, c)
+}
+
+// latest is the newest stored checkpoint, the log's note alone.
+func latest(ctx context.Context, q pgdb.Querier) (Checkpoint, error) {
+	cps, err := Newest(ctx, q, 1)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	if len(cps) == 0 {
+		return Checkpoint{}, ErrNoCheckpoint
+	}
+	return cps[0], nil
+}
+
+// Newest are the n newest stored checkpoints, the log's notes alone, in
+// size order.
+func Newest(ctx context.Context, q pgdb.Querier, n int) ([]Checkpoint, error) {
+	rows, err := q.Query(ctx, `SELECT * FROM (SELECT size, root, note, signed_at FROM audit.tree_checkpoints
+		ORDER BY size DESC LIMIT $1) c ORDER BY size`, n)
+	if err != nil {
+		return nil, fmt.Errorf("tree checkpoints: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Checkpoint, error) {
 		var c Checkpoint
 		err := r.Scan(&c.Size, &c.Root, &c.Note, &c.SignedAt)
 		return c, err
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Checkpoint{}, ErrNoCheckpoint
-	}
-	return c, err
 }
 
 // Open checks a checkpoint note's signature by one of verifiers under

@@ -1,12 +1,17 @@
 package tlog
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/transparency-dev/formats/witness"
 	"golang.org/x/sync/errgroup"
 
 	"function/archive/bucket"
@@ -36,6 +41,19 @@ type Publisher struct {
 	KeyPEM []byte
 	Logger *slog.Logger
 	Now    func() time.Time
+
+	// Witnesses is the witness policy whose witnesses cosign each new
+	// checkpoint (witness.go); nil: none.
+	Witnesses *witness.Group
+	// HTTPClient reaches the witnesses (default: a 10 s timeout).
+	HTTPClient *http.Client
+	// Pushes counts the pushes to witnesses by witness and result
+	// (cosigned, refused, failed), when set.
+	Pushes *prometheus.CounterVec
+
+	mu        sync.Mutex
+	witnesses map[string]*witnessState // by add-checkpoint URL
+	shown     []byte                   // the note last put at TreeLatestKey (after a start: put again once)
 }
 
 // Step brings the tree up to the ledger, signs its checkpoint if it grew
@@ -61,13 +79,18 @@ func (p *Publisher) Step(ctx context.Context) (Head, error) {
 			return head, fmt.Errorf("store checkpoint: %w", err)
 		}
 	}
+	// Before publishing, so that a checkpoint the witnesses answer at once
+	// is published cosigned; a slow witness delays it by the client's
+	// timeout at most.
+	p.witness(ctx)
 	if p.Store == nil {
 		return head, nil
 	}
 	return head, p.publish(ctx)
 }
 
-// publish uploads the checkpoints and full tiles not yet in the bucket.
+// publish uploads the checkpoints and full tiles not yet in the bucket, and
+// the newest checkpoint again when witnesses have cosigned it since.
 func (p *Publisher) publish(ctx context.Context) error {
 	tx, err := p.Pool.Begin(ctx)
 	if err != nil {
@@ -82,11 +105,20 @@ func (p *Publisher) publish(ctx context.Context) error {
 	if err := tx.QueryRow(ctx, `SELECT published FROM audit.tree_head`).Scan(&published); err != nil {
 		return err
 	}
-	cps, err := Checkpoints(ctx, tx, published, 1<<62)
-	if err != nil || len(cps) == 0 {
+	newest, err := Latest(ctx, tx)
+	if err == ErrNoCheckpoint {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	newest := cps[len(cps)-1]
+	cps, err := Checkpoints(ctx, tx, published, newest.Size)
+	if err != nil {
+		return err
+	}
+	if len(cps) == 0 && (newest.Cosignatures == 0 || bytes.Equal(newest.Note, p.shown)) {
+		return nil
+	}
 	keys := fullTiles(published, newest.Size)
 	tiles, err := readTiles(ctx, tx, keys)
 	if err != nil {
@@ -115,6 +147,13 @@ func (p *Publisher) publish(ctx context.Context) error {
 			return err
 		}
 	}
+	// The numbered key holds the log's note, written once; the cosigned
+	// one gets a new version as cosignatures arrive.
+	if newest.Cosignatures > 0 {
+		if err := p.Store.PutVersion(ctx, format.TreeCosignedKey(newest.Size), newest.Note, "text/plain; charset=utf-8", until); err != nil {
+			return err
+		}
+	}
 	if err := p.Store.PutVersion(ctx, format.TreeLatestKey, newest.Note, "text/plain; charset=utf-8", until); err != nil {
 		return err
 	}
@@ -130,7 +169,11 @@ func (p *Publisher) publish(ctx context.Context) error {
 	if _, err := tx.Exec(ctx, `UPDATE audit.tree_head SET published = $1`, newest.Size); err != nil {
 		return err
 	}
-	return tx.Commit(ctx)
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	p.shown = newest.Note
+	return nil
 }
 
 // fullTiles are the tiles that became full as the tree grew from size1 to

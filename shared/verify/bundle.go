@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/transparency-dev/formats/witness"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
@@ -21,7 +22,10 @@ import (
 // the bundle's own) by one of them, and every event, hashed from its
 // content, is at its index in that checkpoint's tree by its proof. Any
 // error reading the bundle is a finding, not an error: a bundle is input.
-func Bundle(r io.Reader, origin string, verifiers []note.Verifier) (rep Report) {
+//
+// With a witness policy, the checkpoint must also carry the cosignatures
+// it asks for (tree_unwitnessed otherwise).
+func Bundle(r io.Reader, origin string, verifiers []note.Verifier, policy *witness.Group) (rep Report) {
 	rep.Findings = []Finding{}
 	var fs findings
 	defer func() { rep.add(fs...) }()
@@ -39,6 +43,9 @@ func Bundle(r io.Reader, origin string, verifiers []note.Verifier) (rep Report) 
 		return rep
 	}
 	rep.TreeCheckpoints = 1
+	if policy != nil && !tlog.Witnessed([]byte(br.Header.Checkpoint), *policy) {
+		fs.object(TreeUnwitnessed, "line 1", "the bundle's checkpoint lacks the cosignatures the witness policy asks for")
+	}
 	seen := map[uint64]bool{}
 	for {
 		e, err := br.Next()

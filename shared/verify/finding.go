@@ -28,6 +28,8 @@ const (
 	TreeAltered    Kind = "tree_altered"    // the stored tree does not hash to a signed checkpoint's root
 	TreeTruncated  Kind = "tree_truncated"  // the tree is smaller than a signed checkpoint
 	TreeCheckpoint Kind = "tree_checkpoint" // a checkpoint is invalid, unsigned, forked or differs from the bucket's
+	// The newest checkpoint's cosignatures do not satisfy the witness policy.
+	TreeUnwitnessed Kind = "tree_unwitnessed"
 
 	// Export bundles (docs/integrity.md §8); the culprit is a line of the bundle.
 	BundleInvalid Kind = "bundle_invalid" // not a bundle, truncated, or its end line miscounts

@@ -42,6 +42,9 @@ func (v *Verifier) tree(ctx context.Context, whole bool, leaves []leaf, keys []v
 	if err := v.published(ctx, cps, whole, fs); err != nil {
 		return 0, err
 	}
+	if err := v.witnessed(ctx, fs); err != nil {
+		return 0, err
+	}
 	var size uint64
 	if err := v.pool.QueryRow(ctx, `SELECT size FROM audit.tree_head`).Scan(&size); err != nil {
 		return 0, err
@@ -57,26 +60,32 @@ func (v *Verifier) tree(ctx context.Context, whole bool, leaves []leaf, keys []v
 	return len(cps), v.included(ctx, cps, leaves, fs)
 }
 
+// witnessed checks the newest checkpoint's cosignatures against the
+// witness policy: the older ones were cosigned or not, what counts is that
+// witnesses vouch for the newest, which commits to all before it.
+func (v *Verifier) witnessed(ctx context.Context, fs *findings) error {
+	if v.witnesses == nil {
+		return nil
+	}
+	cp, err := tlog.Latest(ctx, v.pool)
+	if err != nil {
+		return err
+	}
+	if !tlog.Witnessed(cp.Note, *v.witnesses) {
+		fs.object(TreeUnwitnessed, format.TreeCosignedKey(cp.Size), "tree checkpoint %d is cosigned by %d witnesses of the policy %v, too few for its quorum",
+			cp.Size, len(tlog.Cosigners(cp.Note, *v.witnesses)), tlog.Cosigners(cp.Note, *v.witnesses))
+	}
+	return nil
+}
+
 // treeCheckpoints are the stored checkpoints: all, or the newest two.
 func (v *Verifier) treeCheckpoints(ctx context.Context, whole bool) ([]tlog.Checkpoint, error) {
 	if whole {
 		return tlog.Checkpoints(ctx, v.pool, 0, 1<<62)
 	}
-	newest, err := tlog.Latest(ctx, v.pool)
-	if err == tlog.ErrNoCheckpoint {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	prev, err := tlog.Checkpoints(ctx, v.pool, 0, newest.Size-1)
-	if err != nil {
-		return nil, err
-	}
-	if n := len(prev); n > 0 {
-		return []tlog.Checkpoint{prev[n-1], newest}, nil
-	}
-	return []tlog.Checkpoint{newest}, nil
+	// The log's own notes: witnesses' cosignatures are checked apart
+	// (witnessed), and the bucket's numbered objects hold the notes alone.
+	return tlog.Newest(ctx, v.pool, 2)
 }
 
 // noteVerifiers are note verifiers for the checkpoints' origin, one per

@@ -51,11 +51,14 @@ func (v *Verifier) treeOffline(ctx context.Context, keys []versions, fs *finding
 			fs.object(TreeCheckpoint, o.Key, "%s: %v", o.Key, err)
 			continue
 		}
-		if want, err := strconv.ParseUint(strings.TrimPrefix(o.Key, format.TreePrefix+"checkpoints/"), 10, 64); err != nil || want != size {
+		name := strings.TrimSuffix(strings.TrimPrefix(o.Key, format.TreePrefix+"checkpoints/"), ".cosigned")
+		if want, err := strconv.ParseUint(name, 10, 64); err != nil || want != size {
 			fs.object(TreeCheckpoint, o.Key, "%s holds the checkpoint of size %d", o.Key, size)
 			continue
 		}
-		cps = append(cps, signed{o.Key, size, root})
+		if !strings.HasSuffix(o.Key, ".cosigned") {
+			cps = append(cps, signed{o.Key, size, root})
+		}
 	}
 	// The leaves of the copy's full tiles, in order, until one is missing.
 	rng := (&compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}).NewEmptyRange(0)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/transparency-dev/formats/witness"
 
 	"function/archive/format"
 )
@@ -24,6 +25,16 @@ type Verifier struct {
 	pool *pgxpool.Pool
 	cold Cold
 	objs *objects
+	// witnesses is the policy the newest tree checkpoint's cosignatures
+	// must satisfy; nil: none.
+	witnesses *witness.Group
+}
+
+// RequireWitnesses makes a live verification require the newest tree
+// checkpoint to be cosigned as the policy says (nil: no requirement).
+func (v *Verifier) RequireWitnesses(policy *witness.Group) *Verifier {
+	v.witnesses = policy
+	return v
 }
 
 // Live checks the log through PostgreSQL and, when src is not nil, the

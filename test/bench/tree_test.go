@@ -78,7 +78,7 @@ func benchTree(b testing.TB, e *archivetest.Env) treeFigures {
 	require.NoError(b, err)
 	size := bundle.Len()
 	t0 = time.Now()
-	brep := verify.Bundle(&bundle, e.Config().Origin, []note.Verifier{v})
+	brep := verify.Bundle(&bundle, e.Config().Origin, []note.Verifier{v}, nil)
 	require.Empty(b, brep.Findings)
 	f.exported = brep.EventsChecked
 	f.exportRate = float64(f.exported) / took.Seconds()

@@ -98,13 +98,22 @@ func TestAProofChecksWithTheStandardLibrariesAlone(t *testing.T) {
 	_, _, err = checkWithStandardLibraries(forged, eventHash, origin, pub)
 	require.Error(t, err, "another index")
 
-	// The same checkpoint is the one kept, locked, in the bucket.
+	// The same checkpoint is the one kept, locked, in the bucket. The
+	// proof is served once the checkpoint is stored; the publisher puts it
+	// in the bucket right after, in the same step: wait for that.
 	c := e.Bucket.Client(t)
 	ctx := context.Background()
-	kept := object(t, c, e.Bucket.Name, fmt.Sprintf("audit_events/_tlog/checkpoints/%020d", size))
-	require.Equal(t, string(checkpoint), string(kept))
-	latest := object(t, c, e.Bucket.Name, "audit_events/_tlog/checkpoint")
-	require.Equal(t, string(checkpoint), string(latest))
+	for _, key := range []string{fmt.Sprintf("audit_events/_tlog/checkpoints/%020d", size), "audit_events/_tlog/checkpoint"} {
+		require.Eventually(t, func() bool {
+			o, err := c.GetObject(ctx, e.Bucket.Name, key, minio.GetObjectOptions{})
+			if err != nil {
+				return false
+			}
+			defer o.Close()
+			b, err := io.ReadAll(o)
+			return err == nil && string(b) == string(checkpoint)
+		}, 30*time.Second, 10*time.Millisecond, "%s holds the proof's checkpoint", key)
+	}
 	mode, until, err := c.GetObjectRetention(ctx, e.Bucket.Name, fmt.Sprintf("audit_events/_tlog/checkpoints/%020d", size), "")
 	require.NoError(t, err)
 	require.Equal(t, minio.Compliance, *mode)
