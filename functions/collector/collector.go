@@ -50,6 +50,9 @@ type Function struct {
 	// witnessPushes counts checkpoint pushes to witnesses by witness and
 	// result: cosigned, refused or failed.
 	witnessPushes *prometheus.CounterVec
+	// treeSteps and treeLeaves follow the tree's publisher.
+	treeSteps  *prometheus.CounterVec
+	treeLeaves prometheus.Gauge
 }
 
 // running is what Start sets up and Stop tears down.
@@ -90,12 +93,20 @@ func New() *Function {
 			Help:    "Events stored by each group commit (duplicates not counted).",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 14), // 1 .. 8192
 		}),
+		treeSteps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "auditfn_collector_tree_steps_total",
+			Help: "Steps of the tree's publisher (integrate, sign, publish), by result: ok or failed (alert: new events go unanchored while it fails).",
+		}, []string{"result"}),
+		treeLeaves: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "auditfn_collector_tree_leaves",
+			Help: "Leaves in the Merkle tree after the publisher's last good step.",
+		}),
 		witnessPushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "auditfn_collector_witness_pushes_total",
 			Help: "Tree checkpoints pushed to witnesses, by witness and result: cosigned, refused (alert: a refusal can be a fork) or failed (unreachable).",
 		}, []string{"witness", "result"}),
 	}
-	f.Registry().MustRegister(f.events, f.compactions, f.commitSeconds, f.commitEvents, f.witnessPushes)
+	f.Registry().MustRegister(f.events, f.compactions, f.commitSeconds, f.commitEvents, f.witnessPushes, f.treeSteps, f.treeLeaves)
 	return f
 }
 

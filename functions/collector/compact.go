@@ -51,7 +51,7 @@ func (f *Function) newPublisher(ctx context.Context, c config.Config, pool *pgxp
 	if pub.Witnesses, err = tlog.PolicyFromSettings(c); err != nil {
 		return nil, err
 	}
-	pub.Pushes = f.witnessPushes
+	pub.Pushes, pub.Steps, pub.Leaves = f.witnessPushes, f.treeSteps, f.treeLeaves
 	return pub, nil
 }
 

@@ -50,6 +50,11 @@ type Publisher struct {
 	// Pushes counts the pushes to witnesses by witness and result
 	// (cosigned, refused, failed), when set.
 	Pushes *prometheus.CounterVec
+	// Steps counts the publisher's steps by result (ok, failed: a failing
+	// tree leaves the newest events unanchored; alert on it), and Leaves
+	// is the tree's size after the last good one, when set.
+	Steps  *prometheus.CounterVec
+	Leaves prometheus.Gauge
 
 	mu        sync.Mutex
 	witnesses map[string]*witnessState // by add-checkpoint URL
@@ -207,8 +212,22 @@ func (p *Publisher) Run(ctx context.Context, every time.Duration) {
 }
 
 func (p *Publisher) step(ctx context.Context) {
-	if _, err := p.Step(ctx); err != nil && ctx.Err() == nil {
+	head, err := p.Step(ctx)
+	switch {
+	case err == nil:
+		p.count("ok")
+		if p.Leaves != nil {
+			p.Leaves.Set(float64(head.Size))
+		}
+	case ctx.Err() == nil:
+		p.count("failed")
 		p.logger().Error("tree checkpoint", "err", err)
+	}
+}
+
+func (p *Publisher) count(result string) {
+	if p.Steps != nil {
+		p.Steps.WithLabelValues(result).Inc()
 	}
 }
 
