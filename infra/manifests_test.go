@@ -63,7 +63,7 @@ var specFunctions = map[string]fnSpec{
 	"validate":    {emits: true, pg: true},
 	"blockclear":  {emits: true},
 	"collector":   {pg: true, s3: true},
-	"query":       {pg: true, s3: true},
+	"query":       {emits: true, pg: true, s3: true},
 	"catalogsync": {pg: true, lists: []string{"remediationworkflows", "actiontypes"}},
 }
 
