@@ -121,7 +121,7 @@ func TestLegalHoldsThroughTheAPI(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, status, "%q: %s", body, b)
 		assert.Equal(t, []string{field}, problemFields(t, b), "%q", body)
 	}
-	for p, field := range map[string]string{path + "/rr-%00": "correlation_id", path + "/rr-%FF": "correlation_id"} {
+	for p, field := range map[string]string{path + "/rr-%00": "correlation_id", path + "/rr-%FF": "correlation_id", path + "/": "correlation_id"} {
 		status, b := a.do(t, http.MethodDelete, p, token, `{"reason":"x"}`)
 		require.Equal(t, http.StatusBadRequest, status, "%s: %s", p, b)
 		assert.Equal(t, []string{field}, problemFields(t, b))
@@ -166,6 +166,9 @@ func TestLegalHoldsThroughTheAPI(t *testing.T) {
 
 	status, _ = a.do(t, http.MethodDelete, path+"/rr-never-held", token, `{"reason":"x"}`)
 	assert.Equal(t, http.StatusNotFound, status)
+	status, b = a.do(t, http.MethodDelete, path+"/rr%2Fwith-slash", token, `{"reason":"x"}`)
+	assert.Equal(t, http.StatusNotFound, status)
+	assert.Contains(t, string(b), "no legal hold on this correlation id", "an escaped / is part of the correlation id")
 	status, b = a.do(t, http.MethodDelete, path+"/rr-lh", token, `{"reason":"case closed"}`)
 	require.Equal(t, http.StatusOK, status, string(b))
 	assert.False(t, a.held(t), "released")

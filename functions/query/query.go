@@ -141,11 +141,9 @@ func endpoint(path string) string {
 	if _, ok := endpoints[path]; ok {
 		return path
 	}
-	if i := strings.LastIndexByte(path, '/'); i > 0 {
-		if prefix := path[:i+1]; prefix != path {
-			if _, ok := endpoints[prefix]; ok {
-				return prefix
-			}
+	for p := range endpoints {
+		if strings.HasSuffix(p, "/") && strings.HasPrefix(path, p) {
+			return p
 		}
 	}
 	return ""
