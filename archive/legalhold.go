@@ -208,9 +208,10 @@ func (h *Holds) List(ctx context.Context, c string) ([][2]*HoldRow, error) {
 	return out, nil
 }
 
-// Unlogged are the rows whose audit event is not in the log yet: their
-// events were not sent, or not delivered yet. Event ids are kept in
-// audit.event_keys after the event's day is archived, so this stays small.
+// Unlogged are the rows whose audit event is not in the log yet: not
+// sent, or not delivered yet. audit.event_keys keeps every stored event's
+// id, also after its day is archived, so a row is unlogged only until its
+// event is stored.
 func (h *Holds) Unlogged(ctx context.Context) ([]HoldRow, error) {
 	rows, err := h.pool.Query(ctx, `SELECT `+holdColumns+` FROM audit.legal_holds l
 		WHERE NOT EXISTS (SELECT FROM audit.event_keys k WHERE k.event_id = l.event_id) ORDER BY id`)
