@@ -21,6 +21,10 @@ func (c *Compactor) finish(ctx context.Context, p *partState) error {
 		}
 	}
 	if p.State == stateUploaded {
+		// Placed legal holds reach a new part here (legalhold.go, holdPart).
+		if err := c.holdPart(ctx, p); err != nil {
+			return fmt.Errorf("part %d: legal hold: %w", p.Part, err)
+		}
 		if err := c.publishManifest(ctx, p); err != nil {
 			return fmt.Errorf("part %d: manifest: %w", p.Part, err)
 		}

@@ -50,6 +50,9 @@ func NewReader(ctx context.Context, pool *pgxpool.Pool, c config.Config) (*Reade
 	return &Reader{pool: pool, store: st, seqRanges: map[coldPartID][2]int64{}}, nil
 }
 
+// Holds places and releases legal holds on the archive's parts.
+func (r *Reader) Holds() *Holds { return NewHolds(r.pool, r.store) }
+
 // Source is the bucket as the verifier reads it.
 func (r *Reader) Source() verify.Source { return verify.Bucket(r.store, "") }
 

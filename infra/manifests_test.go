@@ -64,7 +64,7 @@ var specFunctions = map[string]fnSpec{
 	"validate":    {emits: true, pg: true},
 	"blockclear":  {emits: true},
 	"collector":   {pg: true, s3: true},
-	"query":       {pg: true, s3: true},
+	"query":       {emits: true, pg: true, s3: true},
 	"catalogsync": {pg: true, lists: []string{"remediationworkflows", "actiontypes"}},
 }
 
@@ -1077,17 +1077,24 @@ func TestServiceAccounts(t *testing.T) {
 	if q, ok := d.ksvc("auditfn-query"); !ok || str(envOf(list(q.m, "spec", "template", "spec", "containers")[0])[query.SettingAuth], "value") != "kubernetes" {
 		t.Errorf("auditfn-query must authenticate auditors with the API server (%s=kubernetes)", query.SettingAuth)
 	}
-	var auditor bool
-	for _, r := range d.all("ClusterRole") {
-		for _, rule := range list(r.m, "rules") {
-			if slices.Contains(strs(rule, "apiGroups"), query.AccessGroup) && slices.Contains(strs(rule, "resources"), query.AccessResource) &&
-				slices.Contains(strs(rule, "verbs"), "get") {
-				auditor = true
+	// What the query function's SubjectAccessReviews ask for: get to read,
+	// create and delete on the legalhold subresource for legal holds.
+	hold := query.AccessResource + "/" + query.HoldSubresource
+	for _, want := range []struct{ resource, verb string }{
+		{query.AccessResource, "get"}, {hold, "create"}, {hold, "delete"},
+	} {
+		var granted bool
+		for _, r := range d.all("ClusterRole") {
+			for _, rule := range list(r.m, "rules") {
+				if slices.Contains(strs(rule, "apiGroups"), query.AccessGroup) && slices.Contains(strs(rule, "resources"), want.resource) &&
+					slices.Contains(strs(rule, "verbs"), want.verb) {
+					granted = true
+				}
 			}
 		}
-	}
-	if !auditor {
-		t.Errorf("no ClusterRole grants get on %s.%s, which the query function's SubjectAccessReview asks for", query.AccessResource, query.AccessGroup)
+		if !granted {
+			t.Errorf("no ClusterRole grants %s on %s.%s, which the query function's SubjectAccessReview asks for", want.verb, want.resource, query.AccessGroup)
+		}
 	}
 }
 

@@ -13,12 +13,16 @@ import (
 var (
 	errUnauthenticated = errors.New("missing or unknown bearer token")
 	errForbidden       = errors.New("not allowed to read the audit trail")
+	errHoldForbidden   = errors.New("not allowed to place or release legal holds")
 )
 
 // authenticator turns a bearer token into the auditor's name, or fails with
-// errUnauthenticated or errForbidden.
+// errUnauthenticated or errForbidden; mayHold tells whether the token's
+// holder may place (verb "create") or release ("delete") legal holds, or
+// fails with errHoldForbidden.
 type authenticator interface {
 	authenticate(ctx context.Context, token string) (string, error)
+	mayHold(ctx context.Context, token, verb string) error
 }
 
 // tokenFile authenticates against a file of "TOKEN NAME" lines (local use;
@@ -53,6 +57,9 @@ func loadTokenFile(path string) (*tokenFile, error) {
 	}
 	return tf, sc.Err()
 }
+
+// mayHold: the token file has no roles; every auditor it lists may.
+func (tf *tokenFile) mayHold(context.Context, string, string) error { return nil }
 
 func (tf *tokenFile) authenticate(_ context.Context, token string) (string, error) {
 	name := ""

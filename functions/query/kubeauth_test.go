@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -33,6 +34,8 @@ func apiServer(t *testing.T, calls *atomic.Int64) *httptest.Server {
 			switch tr.Spec.Token {
 			case "good":
 				tr.Status = authnv1.TokenReviewStatus{Authenticated: true, User: authnv1.UserInfo{Username: "auditor@example.com", Groups: []string{"auditors"}}}
+			case "officer":
+				tr.Status = authnv1.TokenReviewStatus{Authenticated: true, User: authnv1.UserInfo{Username: "officer@example.com", Groups: []string{"auditors", "legal"}}}
 			case "nosy":
 				tr.Status = authnv1.TokenReviewStatus{Authenticated: true, User: authnv1.UserInfo{Username: "dev@example.com", Groups: []string{"devs"}}}
 			}
@@ -41,8 +44,15 @@ func apiServer(t *testing.T, calls *atomic.Int64) *httptest.Server {
 		case "/apis/authorization.k8s.io/v1/subjectaccessreviews":
 			var sar authzv1.SubjectAccessReview
 			require.NoError(t, json.NewDecoder(r.Body).Decode(&sar))
-			assert.Equal(t, authzv1.ResourceAttributes{Group: AccessGroup, Resource: AccessResource, Verb: "get"}, *sar.Spec.ResourceAttributes)
-			sar.Status.Allowed = len(sar.Spec.Groups) > 0 && sar.Spec.Groups[0] == "auditors"
+			switch a := *sar.Spec.ResourceAttributes; a {
+			case authzv1.ResourceAttributes{Group: AccessGroup, Resource: AccessResource, Verb: "get"}:
+				sar.Status.Allowed = len(sar.Spec.Groups) > 0 && sar.Spec.Groups[0] == "auditors"
+			case authzv1.ResourceAttributes{Group: AccessGroup, Resource: AccessResource, Subresource: HoldSubresource, Verb: "create"},
+				authzv1.ResourceAttributes{Group: AccessGroup, Resource: AccessResource, Subresource: HoldSubresource, Verb: "delete"}:
+				sar.Status.Allowed = slices.Contains(sar.Spec.Groups, "legal")
+			default:
+				t.Errorf("unexpected SubjectAccessReview %+v", a)
+			}
 			w.WriteHeader(http.StatusCreated)
 			_ = json.NewEncoder(w).Encode(sar)
 		default:
@@ -77,4 +87,21 @@ func TestKubernetesAuthenticationAndAuthorization(t *testing.T) {
 	_, err = broken.authenticate(ctx, "good")
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, errUnauthenticated, "an API failure is not the caller's fault: 503, not 401")
+}
+
+// Placing and releasing legal holds need the legalhold subresource's verbs,
+// asked at each call.
+func TestLegalHoldNeedsItsOwnPermission(t *testing.T) {
+	var calls atomic.Int64
+	srv := apiServer(t, &calls)
+	defer srv.Close()
+	k := newKubeAuth(kubeapi.New(srv.URL, srv.Client(), func() ([]byte, error) { return []byte("sa-token"), nil }))
+	ctx := context.Background()
+	for _, verb := range []string{"create", "delete"} {
+		assert.ErrorIs(t, k.mayHold(ctx, "good", verb), errHoldForbidden, "an auditor without the role")
+		require.NoError(t, k.mayHold(ctx, "officer", verb))
+	}
+	before := calls.Load()
+	require.NoError(t, k.mayHold(ctx, "officer", "create"))
+	assert.Equal(t, before+1, calls.Load(), "the permission is asked again, not remembered")
 }

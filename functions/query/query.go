@@ -1,24 +1,30 @@
 // Package query is the auditors' API (SPEC §8): GET /api/v1/audit/events,
-// /api/v1/audit/aggregations and /api/v1/audit/verify, and the evidence a
+// /api/v1/audit/aggregations and /api/v1/audit/verify, the evidence a
 // third party checks (docs/integrity.md §7–§8): /api/v1/audit/proof and
-// /api/v1/audit/export, behind a bearer token. Every request is authenticated before anything else is read.
+// /api/v1/audit/export, and legal holds (/api/v1/audit/legal-holds,
+// docs/archive.md), behind a bearer token. Every request is authenticated before anything else is read.
 package query
 
 import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"function/archive"
 	"function/shared/auditevent"
 	"function/shared/auditlog"
 	"function/shared/auditstore"
 	"function/shared/config"
+	"function/shared/emitter"
 	"function/shared/httpjson"
 	"function/shared/kubeapi"
 	"function/shared/lifecycle"
@@ -38,9 +44,11 @@ type Function struct {
 }
 
 type running struct {
-	pool *pgxpool.Pool
-	auth authenticator
-	log  *auditlog.Log
+	pool  *pgxpool.Pool
+	auth  authenticator
+	log   *auditlog.Log
+	holds *archive.Holds
+	emit  *emitter.Emitter // nil without K_SINK: legal holds cannot change
 }
 
 // New returns the function; Start connects it.
@@ -84,27 +92,61 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		pool.Close()
 		return err
 	}
-	f.Store(&running{pool: pool, auth: auth, log: log})
+	st := &running{pool: pool, auth: auth, log: log, holds: log.Holds()}
+	if c[config.Sink] != "" {
+		if st.emit, err = emitter.FromConfig(c, f.Registry(), f.Log); err != nil {
+			pool.Close()
+			return err
+		}
+		if err := f.emitUnlogged(ctx, st); err != nil {
+			f.Log.Error("emit legal hold events", "err", err)
+		}
+	}
+	f.Store(st)
 	return nil
 }
 
-// Stop closes the pool.
-func (f *Function) Stop(context.Context) error {
-	if r := f.Swap(nil); r != nil {
-		r.pool.Close()
+// Stop flushes the legal hold events still buffered and closes the pool.
+func (f *Function) Stop(ctx context.Context) error {
+	r := f.Swap(nil)
+	if r == nil {
+		return nil
+	}
+	defer r.pool.Close()
+	if r.emit != nil {
+		return r.emit.Close(ctx)
 	}
 	return nil
 }
 
-// endpoints are the paths served. The metrics name a request by one of
-// them or "other": the path comes before authentication, so any caller
+// handler serves one method of one endpoint.
+type handler func(*Function, http.ResponseWriter, *http.Request, *running) int
+
+// endpoints are the paths served, with their methods; a path ending in "/"
+// is a prefix, its rest a path parameter. The metrics name a request by one
+// of them or "other": the path comes before authentication, so any caller
 // could otherwise make label values without end.
-var endpoints = map[string]func(*Function, http.ResponseWriter, *http.Request, *running) int{
-	"/api/v1/audit/events":       (*Function).events,
-	"/api/v1/audit/aggregations": (*Function).aggregations,
-	"/api/v1/audit/verify":       (*Function).verify,
-	"/api/v1/audit/proof":        (*Function).proof,
-	"/api/v1/audit/export":       (*Function).export,
+var endpoints = map[string]map[string]handler{
+	"/api/v1/audit/events":       {http.MethodGet: (*Function).events},
+	"/api/v1/audit/aggregations": {http.MethodGet: (*Function).aggregations},
+	"/api/v1/audit/verify":       {http.MethodGet: (*Function).verify},
+	"/api/v1/audit/proof":        {http.MethodGet: (*Function).proof},
+	"/api/v1/audit/export":       {http.MethodGet: (*Function).export},
+	legalHoldsPath:               {http.MethodGet: (*Function).listHolds, http.MethodPost: (*Function).placeHold},
+	legalHoldsPath + "/":         {http.MethodDelete: (*Function).releaseHold},
+}
+
+// endpoint is the endpoint of path, or "".
+func endpoint(path string) string {
+	if _, ok := endpoints[path]; ok {
+		return path
+	}
+	for p := range endpoints {
+		if strings.HasSuffix(p, "/") && strings.HasPrefix(path, p) {
+			return p
+		}
+	}
+	return ""
 }
 
 // Handle authenticates, then serves the endpoints.
@@ -114,15 +156,15 @@ func (f *Function) Handle(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, http.StatusServiceUnavailable, "function is starting")
 		return
 	}
-	endpoint := "other"
-	if _, ok := endpoints[r.URL.Path]; ok {
-		endpoint = r.URL.Path
+	label := endpoint(r.URL.Path)
+	status := f.serve(w, r, st, label)
+	if label == "" {
+		label = "other"
 	}
-	status := f.serve(w, r, st)
-	f.requests.WithLabelValues(endpoint, lifecycle.Code(status)).Inc()
+	f.requests.WithLabelValues(label, lifecycle.Code(status)).Inc()
 }
 
-func (f *Function) serve(w http.ResponseWriter, r *http.Request, st *running) int {
+func (f *Function) serve(w http.ResponseWriter, r *http.Request, st *running, path string) int {
 	who, err := st.auth.authenticate(r.Context(), kubeapi.Bearer(r))
 	switch {
 	case errors.Is(err, errUnauthenticated):
@@ -137,17 +179,20 @@ func (f *Function) serve(w http.ResponseWriter, r *http.Request, st *running) in
 		problem.Write(w, http.StatusServiceUnavailable, "cannot check credentials now")
 		return http.StatusServiceUnavailable
 	}
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		problem.Write(w, http.StatusMethodNotAllowed, "the audit API is read-only")
+	methods, ok := endpoints[path]
+	if !ok {
+		problem.Write(w, http.StatusNotFound, "no such audit endpoint")
+		return http.StatusNotFound
+	}
+	serve, ok := methods[r.Method]
+	if !ok {
+		allow := slices.Sorted(maps.Keys(methods))
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		problem.Write(w, http.StatusMethodNotAllowed, "this audit endpoint answers "+strings.Join(allow, ", "))
 		return http.StatusMethodNotAllowed
 	}
-	f.Log.Info("audit query", "auditor", who, "path", r.URL.Path, "query", r.URL.RawQuery)
-	if serve, ok := endpoints[r.URL.Path]; ok {
-		return serve(f, w, r, st)
-	}
-	problem.Write(w, http.StatusNotFound, "no such audit endpoint")
-	return http.StatusNotFound
+	f.Log.Info("audit query", "auditor", who, "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery)
+	return serve(f, w, r.WithContext(withCaller(r.Context(), who)), st)
 }
 
 // event is one event as the API answers it.

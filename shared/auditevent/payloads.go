@@ -186,6 +186,27 @@ func (p BlockCleared) Correlation() string {
 	return firstNonEmpty(p.RemediationRequest, p.WorkflowExecution.Name)
 }
 
+// LegalHold is what a legal hold event says: the correlation id whose
+// events are held, and why it was placed or released. The auditor is the
+// event's actor.
+type LegalHold struct {
+	CorrelationID string `json:"correlationId"`
+	Reason        string `json:"reason"`
+}
+
+func (LegalHold) Outcome() string       { return OutcomeSuccess }
+func (p LegalHold) Subject() string     { return p.CorrelationID }
+func (p LegalHold) Correlation() string { return p.CorrelationID }
+
+// LegalHoldPlaced is the payload of audit.legal_hold.placed.
+type LegalHoldPlaced struct{ LegalHold }
+
+// LegalHoldReleased is the payload of audit.legal_hold.released.
+type LegalHoldReleased struct{ LegalHold }
+
+func (LegalHoldPlaced) EventType() string   { return TypeLegalHoldPlaced }
+func (LegalHoldReleased) EventType() string { return TypeLegalHoldReleased }
+
 func gateOutcome(gate string) string {
 	if gate == GatePass {
 		return OutcomeSuccess

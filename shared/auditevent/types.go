@@ -1,5 +1,5 @@
 // Package auditevent is the audit event model: the CloudEvent envelope of
-// SPEC §4, the typed payloads of the five event types, their conversion to and
+// SPEC §4, the typed payloads of the event types, their conversion to and
 // from sdk-go events, and the validation the collector applies.
 package auditevent
 
@@ -10,6 +10,9 @@ const (
 	TypeWorkflowRetrieved  = "workflow.catalog.workflow_retrieved"
 	TypeSelectionValidated = "workflow.catalog.selection_validated"
 	TypeBlockCleared       = "workflowexecution.block.cleared"
+	// An auditor placed or released a legal hold (docs/archive.md).
+	TypeLegalHoldPlaced   = "audit.legal_hold.placed"
+	TypeLegalHoldReleased = "audit.legal_hold.released"
 )
 
 // Outcomes.
@@ -60,9 +63,20 @@ var specs = map[string]spec{
 			"clearedByGroups", "clearReason", "clearMethod", "clearedAt", "previousFailure"},
 		decode: decodeAs[BlockCleared],
 	},
+	TypeLegalHoldPlaced: {
+		category: "audit", action: "legal_hold_placed", resourceType: "legal_hold",
+		required: []string{"correlationId", "reason"},
+		decode:   decodeAs[LegalHoldPlaced],
+	},
+	TypeLegalHoldReleased: {
+		category: "audit", action: "legal_hold_released", resourceType: "legal_hold",
+		required: []string{"correlationId", "reason"},
+		decode:   decodeAs[LegalHoldReleased],
+	},
 }
 
 // Types lists every event type the collector accepts.
 func Types() []string {
-	return []string{TypeActionsListed, TypeWorkflowsListed, TypeWorkflowRetrieved, TypeSelectionValidated, TypeBlockCleared}
+	return []string{TypeActionsListed, TypeWorkflowsListed, TypeWorkflowRetrieved, TypeSelectionValidated, TypeBlockCleared,
+		TypeLegalHoldPlaced, TypeLegalHoldReleased}
 }

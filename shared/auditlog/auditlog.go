@@ -46,6 +46,14 @@ func Open(ctx context.Context, pool *pgxpool.Pool, c config.Config) (*Log, error
 	return l, nil
 }
 
+// Holds places and releases legal holds on the log's archived parts.
+func (l *Log) Holds() *archive.Holds {
+	if l.cold == nil {
+		return archive.NewHolds(l.pool, nil)
+	}
+	return l.cold.Holds()
+}
+
 // Search returns one page of the events f selects. Each tier yields its
 // first page in order; the merge keeps the first Limit.
 func (l *Log) Search(ctx context.Context, f auditstore.Filter, p auditstore.Page) ([]auditevent.Record, error) {

@@ -252,6 +252,7 @@ func (e everything) sweepQuery(t *testing.T) {
 		{"/api/v1/audit/verify", url.Values{}, []string{"correlation_id", "date"}},
 		{"/api/v1/audit/proof", url.Values{"event_id": {uuid.NewString()}}, []string{"event_id", "source"}},
 		{"/api/v1/audit/export", url.Values{}, filters},
+		{"/api/v1/audit/legal-holds", url.Values{}, []string{"correlation_id"}},
 	}
 	for _, ep := range endpoints {
 		for _, name := range ep.params {
@@ -262,6 +263,33 @@ func (e everything) sweepQuery(t *testing.T) {
 			}
 		}
 	}
+	// Placing and releasing legal holds: every body field, and the path's
+	// correlation id.
+	const holds = "/api/v1/audit/legal-holds"
+	for _, h := range hostiles {
+		for _, field := range []string{"correlation_id", "reason"} {
+			body := map[string]string{"correlation_id": `"rr-sweep-hold"`, "reason": `"litigation"`}
+			body[field] = h.json
+			doc := `{"correlation_id":` + body["correlation_id"] + `,"reason":` + body["reason"] + `}`
+			refused(t, "POST "+holds+" "+field+" "+h.name, e.send(t, http.MethodPost, holds, doc), field)
+		}
+		refused(t, "DELETE "+holds+" reason "+h.name, e.send(t, http.MethodDelete, holds+"/rr-sweep-hold", `{"reason":`+h.json+`}`), "reason")
+		if h.value != "" {
+			refused(t, "DELETE "+holds+" path "+h.name, e.send(t, http.MethodDelete, holds+"/"+url.PathEscape(h.value), `{"reason":"litigation"}`), "correlation_id")
+		}
+	}
+}
+
+// send is a request with a JSON body to the router, as the sweep's auditor.
+func (e everything) send(t *testing.T, method, path, body string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, e.router+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+sweepToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	return resp
 }
 
 // sweepCollector sends an audit event with one attribute, or its data,
@@ -465,6 +493,7 @@ func (e everything) storedOnlyTheGoodRequests(t *testing.T) {
 	require.Eventually(t, func() bool { return e.db.Count(t, "audit.audit_events WHERE correlation_id = 'rr-sweep-good'") == 6 },
 		15*time.Second, 50*time.Millisecond, "four discovery events, the posted one and the clearance")
 	assert.Equal(t, int64(6), e.db.Count(t, "audit.audit_events"), "nothing of the sweep was stored")
+	assert.Zero(t, e.db.Count(t, "audit.legal_holds"), "no legal hold of the sweep was stored")
 	assert.Equal(t, e.workflowsBefore+1, e.db.Count(t, "catalog.workflows"))
 	assert.Equal(t, e.actionsBefore+1, e.db.Count(t, "catalog.action_types"))
 	for name, p := range e.procs {

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +60,75 @@ func TestQueryCallersAreCheckedByTheAPIServer(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, status, body)
 	status, _ = getAs(t, "", events)
 	assert.Equal(t, http.StatusUnauthorized, status)
+}
+
+// Placing and releasing a legal hold in the cluster's auth mode needs
+// auditfn-legal-hold (create and delete on auditevents/legalhold) on top of
+// auditfn-auditor: an auditor without it is forbidden and nothing is
+// stored; one bound to it places and releases, recorded as the identity the
+// API server names, in the table and in the log.
+func TestLegalHoldCallersAreCheckedByTheAPIServer(t *testing.T) {
+	k := testenv.NewKube(t)
+	db := testenv.NewDB(t)
+	col := collector(t, db, procs.FreeAddr(t))
+	k.Apply(t, "infra/rbac/query.yaml")
+	env := k.FunctionSettings(t, "auditfn-query")
+	env["AUDITFN_FUNCTION"], env["AUDITFN_PG_DSN"], env["AUDITFN_QUERY_AUTH"], env["K_SINK"] = "query", db.AppDSN, "kubernetes", col.URL()
+	q := procs.Start(t, procs.Binary(t, "./cmd/auditfn"), procs.FreeAddr(t), env)
+
+	officer, auditor := k.ServiceAccountToken(t, "officer"), k.ServiceAccountToken(t, "auditor")
+	for _, b := range []struct{ name, role, sa string }{
+		{"officer-read-" + k.Namespace, "auditfn-auditor", "officer"},
+		{"officer-hold-" + k.Namespace, "auditfn-legal-hold", "officer"},
+		{"auditor-read-" + k.Namespace, "auditfn-auditor", "auditor"},
+	} {
+		k.Admin().Must(t, "create", "clusterrolebinding", b.name, "--clusterrole="+b.role, "--serviceaccount="+k.Namespace+":"+b.sa)
+		t.Cleanup(func() { _, _ = k.Admin().Run("delete", "clusterrolebinding", b.name) })
+	}
+	holds := q.URL() + "/api/v1/audit/legal-holds"
+	place := `{"correlation_id":"rr-held","reason":"litigation 42"}`
+	require.Eventually(t, func() bool {
+		status, _ := sendAs(t, auditor, http.MethodGet, holds, "")
+		return status == http.StatusOK
+	},
+		10*time.Second, 100*time.Millisecond, "the auditor reads holds")
+	status, body := sendAs(t, auditor, http.MethodPost, holds, place)
+	assert.Equal(t, http.StatusForbidden, status, body)
+	status, body = sendAs(t, "", http.MethodPost, holds, place)
+	assert.Equal(t, http.StatusUnauthorized, status, body)
+	assert.Zero(t, db.Count(t, "audit.legal_holds"))
+
+	require.Eventually(t, func() bool {
+		status, _ := sendAs(t, officer, http.MethodPost, holds, place)
+		return status == http.StatusCreated
+	},
+		10*time.Second, 100*time.Millisecond, "an officer bound to auditfn-legal-hold places a hold")
+	status, body = sendAs(t, auditor, http.MethodDelete, holds+"/rr-held", `{"reason":"closed"}`)
+	assert.Equal(t, http.StatusForbidden, status, body)
+	status, body = sendAs(t, officer, http.MethodDelete, holds+"/rr-held", `{"reason":"closed"}`)
+	require.Equal(t, http.StatusOK, status, body)
+
+	who := "system:serviceaccount:" + k.Namespace + ":officer"
+	assert.Equal(t, int64(2), db.Count(t, "audit.legal_holds WHERE actor = $1", who))
+	require.Eventually(t, func() bool {
+		return db.Count(t, "audit.audit_events WHERE correlation_id = 'rr-held' AND actor_id = $1 AND actor_type = 'service'", who) == 2
+	}, 10*time.Second, 20*time.Millisecond, "placed and released, each one audit event")
+}
+
+// sendAs is a request with a JSON body and a bearer token ("": none).
+func sendAs(t *testing.T, token, method, u, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
 }
 
 // Discovery in the cluster's auth mode records who really called: the

@@ -55,10 +55,10 @@ func (r Report) Percentile(p float64) time.Duration {
 	return l[min(len(l)-1, int(p/100*float64(len(l))))]
 }
 
-// Batch makes n fixture events spread over the five types and over
-// correlation ids.
+// Batch makes n fixture events spread over a remediation's five types and
+// over correlation ids.
 func Batch(n int, seq *int) []auditevent.Event {
-	types := auditevent.Types()
+	types := fixtures.FlowTypes()
 	out := make([]auditevent.Event, n)
 	now := time.Now()
 	for i := range out {
