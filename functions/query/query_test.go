@@ -46,7 +46,12 @@ func start(t *testing.T) api {
 	t.Cleanup(pool.Close)
 	w, err := auditstore.NewWriter(ctx, pool, auditstore.Options{})
 	require.NoError(t, err)
+	// Each remediation's flow (seconds long) within one day: one that
+	// straddled midnight would split its batch over two partitions.
 	base := time.Now().UTC().Add(-50 * time.Hour)
+	if base.Sub(base.Truncate(24*time.Hour)) > 24*time.Hour-time.Minute {
+		base = base.Add(-2 * time.Minute)
+	}
 	for i := range 3 {
 		_, err := w.Write(ctx, fixtures.Flow(fmt.Sprintf("rr-q-%d", i), base.Add(time.Duration(i)*24*time.Hour)))
 		require.NoError(t, err)

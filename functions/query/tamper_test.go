@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
@@ -18,7 +18,6 @@ import (
 // superuser with triggers off) is reported by /verify with the culprit, and
 // the untouched remediations still verify clean.
 func TestTamperMatrix(t *testing.T) {
-	day := time.Now().UTC().Add(-26 * time.Hour).Format(time.DateOnly) // rr-q-1's day
 	cases := []struct {
 		name    string
 		sql     string
@@ -45,17 +44,18 @@ func TestTamperMatrix(t *testing.T) {
 		{"ledger rewrite", `UPDATE audit.ledger SET committed_at = committed_at + interval '1 second'
 			WHERE seq = (SELECT ledger_seq FROM audit.audit_events WHERE correlation_id = 'rr-q-1' LIMIT 1)`,
 			verify.BatchAltered, "batch_hash does not match its fields", false},
-		{"partition drop", `DROP TABLE audit.audit_events_` + day[:4] + day[5:7] + day[8:],
+		{"partition drop", `DROP TABLE audit.audit_events_{day}`, // rr-q-1's day, filled in below
 			verify.BatchCount, "batch holds 0 events, ledger says 5", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			a := start(t)
 			ctx := context.Background()
+			day := a.db.Scalar(t, `SELECT min(event_date)::text FROM audit.audit_events WHERE correlation_id = 'rr-q-1'`).(string)
 			admin, err := pgx.Connect(ctx, a.db.AdminDSN)
 			require.NoError(t, err)
 			defer admin.Close(ctx)
-			_, err = admin.Exec(ctx, "SET session_replication_role = replica; "+c.sql)
+			_, err = admin.Exec(ctx, "SET session_replication_role = replica; "+strings.ReplaceAll(c.sql, "{day}", strings.ReplaceAll(day, "-", "")))
 			require.NoError(t, err)
 
 			scopes := []url.Values{{"date": {day}}}
