@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -51,15 +52,30 @@ func (k *kube) installCRDs(ctx context.Context) error {
 func (k *kube) waitEstablished(ctx context.Context, names []string) error {
 	var pending []string
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		out, err := k.kubectl(ctx, nil, "get", "crd", "-o",
-			`jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Established")].status}{"\n"}{end}`)
+		// JSON, not a jsonpath filter: a CRD the API server has not given a
+		// status yet makes kubectl's filter fail outright.
+		out, err := k.kubectl(ctx, nil, "get", "crd", "-o", "json")
 		if err != nil {
 			return err
 		}
+		var list struct {
+			Items []struct {
+				Metadata struct{ Name string }
+				Status   struct {
+					Conditions []struct{ Type, Status string }
+				}
+			}
+		}
+		if err := json.Unmarshal(out, &list); err != nil {
+			return fmt.Errorf("kubectl get crd: %w", err)
+		}
 		established := map[string]bool{}
-		for _, line := range strings.Fields(string(out)) {
-			name, status, _ := strings.Cut(line, "=")
-			established[name] = status == "True"
+		for _, crd := range list.Items {
+			for _, c := range crd.Status.Conditions {
+				if c.Type == "Established" && c.Status == "True" {
+					established[crd.Metadata.Name] = true
+				}
+			}
 		}
 		pending = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return established[n] })
 		if len(pending) == 0 {
