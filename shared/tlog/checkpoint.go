@@ -75,8 +75,12 @@ func (s *Signer) Checkpoint(head Head, now time.Time) (Checkpoint, error) {
 // Checkpoints are the stored checkpoints with size in (after, through],
 // in size order.
 func Checkpoints(ctx context.Context, q pgdb.Querier, after, through uint64) ([]Checkpoint, error) {
-	rows, err := q.Query(ctx, `SELECT size, root, note, signed_at FROM audit.tree_checkpoints
+	return readCheckpoints(ctx, q, `SELECT size, root, note, signed_at FROM audit.tree_checkpoints
 		WHERE size > $1 AND size <= $2 ORDER BY size`, after, through)
+}
+
+func readCheckpoints(ctx context.Context, q pgdb.Querier, sql string, args ...any) ([]Checkpoint, error) {
+	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("tree checkpoints: %w", err)
 	}
@@ -115,16 +119,8 @@ func latest(ctx context.Context, q pgdb.Querier) (Checkpoint, error) {
 // Newest are the n newest stored checkpoints, the log's notes alone, in
 // size order.
 func Newest(ctx context.Context, q pgdb.Querier, n int) ([]Checkpoint, error) {
-	rows, err := q.Query(ctx, `SELECT * FROM (SELECT size, root, note, signed_at FROM audit.tree_checkpoints
+	return readCheckpoints(ctx, q, `SELECT * FROM (SELECT size, root, note, signed_at FROM audit.tree_checkpoints
 		ORDER BY size DESC LIMIT $1) c ORDER BY size`, n)
-	if err != nil {
-		return nil, fmt.Errorf("tree checkpoints: %w", err)
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Checkpoint, error) {
-		var c Checkpoint
-		err := r.Scan(&c.Size, &c.Root, &c.Note, &c.SignedAt)
-		return c, err
-	})
 }
 
 // Open checks a checkpoint note's signature by one of verifiers under
