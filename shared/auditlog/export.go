@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/jackc/pgx/v5"
-
 	"function/shared/auditevent"
 	"function/shared/auditstore"
 	"function/shared/bundle"
@@ -64,14 +62,8 @@ func (l *Log) exportPage(ctx context.Context, w *bundle.Writer, recs []auditeven
 	for i := range recs {
 		seqs[i] = recs[i].LedgerSeq
 	}
-	rows, err := l.pool.Query(ctx, `SELECT seq, first_leaf FROM audit.tree_batches WHERE seq = ANY($1)`, seqs)
+	first, err := tlog.FirstLeaves(ctx, l.pool, seqs)
 	if err != nil {
-		return 0, err
-	}
-	first := map[int64]uint64{}
-	var seq int64
-	var leaf uint64
-	if _, err := pgx.ForEachRow(rows, []any{&seq, &leaf}, func() error { first[seq] = leaf; return nil }); err != nil {
 		return 0, err
 	}
 	var in []int

@@ -32,13 +32,13 @@ func (l *Log) Proof(ctx context.Context, id uuid.UUID, source string) ([]byte, a
 		return nil, auditstore.Key{}, err
 	}
 	key := auditstore.KeyOf(&rec)
-	var first uint64
-	err = l.pool.QueryRow(ctx, `SELECT first_leaf FROM audit.tree_batches WHERE seq = $1`, rec.LedgerSeq).Scan(&first)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, key, ErrNotIncluded
-	}
+	firsts, err := tlog.FirstLeaves(ctx, l.pool, []int64{rec.LedgerSeq})
 	if err != nil {
 		return nil, key, err
+	}
+	first, ok := firsts[rec.LedgerSeq]
+	if !ok {
+		return nil, key, ErrNotIncluded
 	}
 	cp, err := tlog.Latest(ctx, l.pool)
 	if errors.Is(err, tlog.ErrNoCheckpoint) {

@@ -11,6 +11,7 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 
 	"function/shared/integrity"
+	"function/shared/pgdb"
 )
 
 // treeLock serialises integrators across collector replicas.
@@ -238,4 +239,18 @@ func (e *edge) store(ctx context.Context, tx pgx.Tx) error {
 		return fmt.Errorf("store tree tiles: %w", err)
 	}
 	return nil
+}
+
+// FirstLeaves are where the events of the ledger batches seqs start in the
+// tree, for those integrated: event (seq, pos) is leaf FirstLeaves[seq]+pos.
+func FirstLeaves(ctx context.Context, q pgdb.Querier, seqs []int64) (map[int64]uint64, error) {
+	rows, err := q.Query(ctx, `SELECT seq, first_leaf FROM audit.tree_batches WHERE seq = ANY($1)`, seqs)
+	if err != nil {
+		return nil, fmt.Errorf("tree batches: %w", err)
+	}
+	out := make(map[int64]uint64, len(seqs))
+	var seq int64
+	var first uint64
+	_, err = pgx.ForEachRow(rows, []any{&seq, &first}, func() error { out[seq] = first; return nil })
+	return out, err
 }

@@ -59,6 +59,7 @@ type Publisher struct {
 	mu        sync.Mutex
 	witnesses map[string]*witnessState // by add-checkpoint URL
 	shown     []byte                   // the note last put at TreeLatestKey (after a start: put again once)
+	keyLocked time.Time                // how long this process has locked the public key
 }
 
 // Step brings the tree up to the ledger, signs its checkpoint if it grew
@@ -68,11 +69,11 @@ func (p *Publisher) Step(ctx context.Context) (Head, error) {
 	if err != nil || head.Size == 0 {
 		return head, err
 	}
-	latest, err := Latest(ctx, p.Pool)
+	signed, err := latest(ctx, p.Pool) // its size is all that matters here
 	if err != nil && err != ErrNoCheckpoint {
 		return head, err
 	}
-	if err == ErrNoCheckpoint || latest.Size < head.Size {
+	if err == ErrNoCheckpoint || signed.Size < head.Size {
 		cp, err := p.Signer.Checkpoint(head, p.now())
 		if err != nil {
 			return head, err
@@ -162,14 +163,8 @@ func (p *Publisher) publish(ctx context.Context) error {
 	if err := p.Store.PutVersion(ctx, format.TreeLatestKey, newest.Note, "text/plain; charset=utf-8", until); err != nil {
 		return err
 	}
-	if p.KeyKey != "" {
-		version, err := p.Store.PutBytes(ctx, p.KeyKey, p.KeyPEM, "application/x-pem-file", until)
-		if err != nil {
-			return err
-		}
-		if err := p.Store.ExtendRetention(ctx, p.KeyKey, version, until); err != nil {
-			return err
-		}
+	if err := p.publishKey(ctx, until); err != nil {
+		return err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE audit.tree_head SET published = $1`, newest.Size); err != nil {
 		return err
@@ -178,6 +173,37 @@ func (p *Publisher) publish(ctx context.Context) error {
 		return err
 	}
 	p.shown = newest.Note
+	return nil
+}
+
+// keyLockAhead is how far beyond the newest checkpoint's lock the public
+// key is locked when its lock is extended, so that it is not extended (a
+// read and a write) at every step.
+const keyLockAhead = 24 * time.Hour
+
+// publishKey puts the public key in the bucket once per process and keeps
+// it locked at least until `until`, the newest checkpoint's lock.
+func (p *Publisher) publishKey(ctx context.Context, until time.Time) error {
+	if p.KeyKey == "" {
+		return nil
+	}
+	p.mu.Lock()
+	locked := p.keyLocked
+	p.mu.Unlock()
+	if !until.After(locked) {
+		return nil
+	}
+	version, err := p.Store.PutBytes(ctx, p.KeyKey, p.KeyPEM, "application/x-pem-file", until)
+	if err != nil {
+		return err
+	}
+	locked = until.Add(keyLockAhead)
+	if err := p.Store.ExtendRetention(ctx, p.KeyKey, version, locked); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.keyLocked = locked
+	p.mu.Unlock()
 	return nil
 }
 

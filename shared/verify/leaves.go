@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"function/shared/integrity"
@@ -41,14 +40,8 @@ func (l *leafCheck) load(ctx context.Context, pool *pgxpool.Pool, batches []inte
 	for i, b := range batches {
 		seqs[i], counts[b.Seq] = b.Seq, b.EventCount
 	}
-	rows, err := pool.Query(ctx, `SELECT seq, first_leaf FROM audit.tree_batches WHERE seq = ANY($1)`, seqs)
-	if err != nil {
-		return err
-	}
-	l.first = map[int64]uint64{}
-	var seq int64
-	var first uint64
-	if _, err := pgx.ForEachRow(rows, []any{&seq, &first}, func() error { l.first[seq] = first; return nil }); err != nil {
+	var err error
+	if l.first, err = tlog.FirstLeaves(ctx, pool, seqs); err != nil {
 		return err
 	}
 	if !tiles {

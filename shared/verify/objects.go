@@ -117,35 +117,48 @@ func (o *objects) signature(ctx context.Context, key string, body []byte, keyID,
 		fs.object(kind, key, "%s has no signature: %v", key, err)
 		return false, nil
 	}
-	o.mu.Lock()
-	pub, found := o.keys[keyRef]
-	o.mu.Unlock()
-	if !found {
-		pemKey, err := o.src.ReadAll(ctx, keyRef, "")
-		if err != nil {
-			if ctx.Err() != nil {
-				return false, ctx.Err()
-			}
-			fs.object(kind, key, "%s: signing key %s is not published", key, keyRef)
-			return false, nil
-		}
-		if pub, err = format.ParsePublicKey(pemKey); err != nil {
-			fs.object(ObjectAltered, keyRef, "published key %s: %v", keyRef, err)
-			return false, nil
-		}
-		if _, id, err := format.PublicKeyPEM(pub); err != nil || id != keyID {
-			fs.object(ObjectAltered, keyRef, "published key %s has id %s, not the %s its place names", keyRef, id, keyID)
-			return false, nil
-		}
-		o.mu.Lock()
-		o.keys[keyRef] = pub
-		o.mu.Unlock()
+	pub, problem, err := o.publicKey(ctx, keyRef, keyID)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return false, ctx.Err()
+	case err != nil:
+		fs.object(kind, key, "%s: signing key %s is not published", key, keyRef)
+		return false, nil
+	case problem != "":
+		fs.object(ObjectAltered, keyRef, "%s", problem)
+		return false, nil
 	}
 	if !ed25519.Verify(pub, body, sig) {
 		fs.object(kind, key, "%s: signature does not verify with %s", key, keyRef)
 		return false, nil
 	}
 	return true, nil
+}
+
+// publicKey is the key published at keyRef, read once per verifier: it
+// must parse and have the id keyID its place names (problem says how it
+// does not). err is a failure to read it.
+func (o *objects) publicKey(ctx context.Context, keyRef, keyID string) (pub ed25519.PublicKey, problem string, err error) {
+	o.mu.Lock()
+	pub, found := o.keys[keyRef]
+	o.mu.Unlock()
+	if found {
+		return pub, "", nil
+	}
+	pemKey, err := o.src.ReadAll(ctx, keyRef, "")
+	if err != nil {
+		return nil, "", err
+	}
+	if pub, err = format.ParsePublicKey(pemKey); err != nil {
+		return nil, fmt.Sprintf("published key %s: %v", keyRef, err), nil
+	}
+	if _, id, err := format.PublicKeyPEM(pub); err != nil || id != keyID {
+		return nil, fmt.Sprintf("published key %s has id %s, not the %s its place names", keyRef, id, keyID), nil
+	}
+	o.mu.Lock()
+	o.keys[keyRef] = pub
+	o.mu.Unlock()
+	return pub, "", nil
 }
 
 // Manifest is a stored manifest whose format and signature checked out.

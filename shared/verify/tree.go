@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"context"
+	"strings"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
@@ -93,12 +94,12 @@ func (v *Verifier) treeCheckpoints(ctx context.Context, whole bool) ([]tlog.Chec
 func (v *Verifier) noteVerifiers(ctx context.Context, cp tlog.Checkpoint, keys []versions, fs *findings) ([]note.Verifier, error) {
 	var out []note.Verifier
 	for _, k := range keys {
-		pemKey, err := v.objs.src.ReadAll(ctx, k.key, k.version)
+		id := strings.TrimSuffix(strings.TrimPrefix(k.key, format.ManifestPrefix+"keys/"), ".pem")
+		pub, problem, err := v.objs.publicKey(ctx, k.key, id)
 		if err != nil {
 			return nil, err
 		}
-		pub, err := format.ParsePublicKey(pemKey)
-		if err != nil {
+		if problem != "" {
 			continue // reported where the manifests are checked
 		}
 		vkey, err := note.NewEd25519VerifierKey(tlog.Origin(cp.Note), pub)
@@ -122,7 +123,11 @@ func (v *Verifier) rebuild(ctx context.Context, cps []tlog.Checkpoint, fs *findi
 	if err != nil {
 		return err
 	}
-	rng := (&compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}).NewEmptyRange(0)
+	sizes := make([]uint64, len(cps))
+	for i, cp := range cps {
+		sizes[i] = cp.Size
+	}
+	walk := newRootWalk(sizes)
 	bad := map[string]bool{}
 	visit := func(id compact.NodeID, hash []byte) {
 		if id.Level == 0 || id.Level%tlog.TileHeight != 0 {
@@ -139,28 +144,46 @@ func (v *Verifier) rebuild(ctx context.Context, cps []tlog.Checkpoint, fs *findi
 			}
 		}
 	}
-	next := 0
 	err = tlog.EachLeaf(ctx, v.pool, cps[len(cps)-1].Size, func(hash []byte) error {
-		if err := rng.Append(hash, visit); err != nil {
-			return err
-		}
-		for next < len(cps) && cps[next].Size == rng.End() {
-			root, err := rng.GetRootHash(nil)
-			if err != nil {
-				return err
+		return walk.add(hash, visit, func(i int, root []byte) {
+			if !bytes.Equal(root, cps[i].Root) {
+				fs.object(TreeAltered, format.TreeCheckpointKey(cps[i].Size), "the tree's first %d leaves do not hash to checkpoint %d's root", cps[i].Size, cps[i].Size)
 			}
-			if !bytes.Equal(root, cps[next].Root) {
-				fs.object(TreeAltered, format.TreeCheckpointKey(cps[next].Size), "the tree's first %d leaves do not hash to checkpoint %d's root", cps[next].Size, cps[next].Size)
-			}
-			next++
-		}
-		return nil
+		})
 	})
 	if err != nil {
 		return err
 	}
-	if next < len(cps) {
-		fs.object(TreeTruncated, format.TreeCheckpointKey(cps[next].Size), "the stored tree has %d leaves; checkpoint %d was signed", rng.End(), cps[next].Size)
+	if walk.next < len(cps) {
+		fs.object(TreeTruncated, format.TreeCheckpointKey(cps[walk.next].Size), "the stored tree has %d leaves; checkpoint %d was signed", walk.rng.End(), cps[walk.next].Size)
+	}
+	return nil
+}
+
+// rootWalk rebuilds a tree from its leaves in order, for comparing its
+// root at each checkpoint's size with the checkpoint's.
+type rootWalk struct {
+	rng   *compact.Range
+	sizes []uint64 // ascending
+	next  int      // the first size not reached yet
+}
+
+func newRootWalk(sizes []uint64) *rootWalk {
+	return &rootWalk{rng: (&compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}).NewEmptyRange(0), sizes: sizes}
+}
+
+// add appends a leaf (visit sees every node it makes) and calls at with
+// the index and the root of each size the tree now reaches.
+func (w *rootWalk) add(leaf []byte, visit compact.VisitFn, at func(i int, root []byte)) error {
+	if err := w.rng.Append(leaf, visit); err != nil {
+		return err
+	}
+	for ; w.next < len(w.sizes) && w.sizes[w.next] == w.rng.End(); w.next++ {
+		root, err := w.rng.GetRootHash(nil)
+		if err != nil {
+			return err
+		}
+		at(w.next, root)
 	}
 	return nil
 }

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/transparency-dev/merkle/compact"
-	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 
 	"function/archive/format"
@@ -61,27 +59,25 @@ func (v *Verifier) treeOffline(ctx context.Context, keys []versions, fs *finding
 		}
 	}
 	// The leaves of the copy's full tiles, in order, until one is missing.
-	rng := (&compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}).NewEmptyRange(0)
-	next := 0
-	for idx := uint64(0); next < len(cps); idx++ {
+	sizes := make([]uint64, len(cps))
+	for i, cp := range cps {
+		sizes[i] = cp.size
+	}
+	walk := newRootWalk(sizes)
+	for idx := uint64(0); walk.next < len(cps); idx++ {
 		key := format.TreePrefix + tlog.TilePath(0, idx, tlog.TileWidth)
 		tile, err := v.objs.src.ReadAll(ctx, key, "")
 		if err != nil || len(tile) != tlog.TileWidth*32 {
 			break
 		}
 		for i := 0; i < len(tile); i += 32 {
-			if err := rng.Append(tile[i:i+32], nil); err != nil {
+			err := walk.add(tile[i:i+32], nil, func(j int, root []byte) {
+				if !bytes.Equal(root, cps[j].root) {
+					fs.object(TreeAltered, cps[j].key, "the copy's leaf tiles do not hash to %s's root", cps[j].key)
+				}
+			})
+			if err != nil {
 				return 0, err
-			}
-			for next < len(cps) && cps[next].size == rng.End() {
-				root, err := rng.GetRootHash(nil)
-				if err != nil {
-					return 0, err
-				}
-				if !bytes.Equal(root, cps[next].root) {
-					fs.object(TreeAltered, cps[next].key, "the copy's leaf tiles do not hash to %s's root", cps[next].key)
-				}
-				next++
 			}
 		}
 	}

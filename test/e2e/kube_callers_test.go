@@ -19,17 +19,7 @@ import (
 // getAs is a GET with a bearer token ("": none).
 func getAs(t *testing.T, token, u string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	require.NoError(t, err)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(b)
+	return sendAs(t, token, http.MethodGet, u, "")
 }
 
 // The query API in the cluster's auth mode, against the real TokenReview
