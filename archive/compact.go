@@ -11,6 +11,7 @@ import (
 
 	"function/archive/bucket"
 	"function/shared/auditevent"
+	"function/shared/tlog"
 )
 
 // runLock is the session advisory lock that lets one compaction run at a
@@ -57,6 +58,7 @@ type Compactor struct {
 	pool      *pgxpool.Pool
 	store     *bucket.Store
 	signer    *Signer
+	tree      *tlog.Signer // the same key, signing the tree's checkpoints
 	cfg       Config
 	opts      Options
 	retention int
@@ -89,11 +91,15 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config, opts Options) (*Co
 	if err != nil {
 		return nil, err
 	}
+	tree, err := treeSigner(cfg, signer)
+	if err != nil {
+		return nil, err
+	}
 	st, err := bucket.Open(ctx, cfg.Bucket)
 	if err != nil {
 		return nil, err
 	}
-	return &Compactor{pool: pool, store: st, signer: signer, cfg: cfg, opts: opts, retention: retention}, nil
+	return &Compactor{pool: pool, store: st, signer: signer, tree: tree, cfg: cfg, opts: opts, retention: retention}, nil
 }
 
 // Report tells what a run did.

@@ -94,7 +94,7 @@ func (c *Compactor) archiveRows(ctx context.Context, d time.Time) ([]partState, 
 // it only once it is in the tree.
 // ok is false when no row of d lies above after.
 func (c *Compactor) nextRange(ctx context.Context, d time.Time, after int64) (int64, bool, error) {
-	tree, err := tlog.CatchUp(ctx, c.pool)
+	tree, err := tlog.CatchUp(ctx, c.pool, c.tree)
 	if err != nil {
 		return 0, false, fmt.Errorf("tree: %w", err)
 	}

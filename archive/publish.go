@@ -20,14 +20,11 @@ func TreePublisher(ctx context.Context, pool *pgxpool.Pool, cfg Config, logger *
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Origin == "" {
-		return nil, fmt.Errorf("setting %s: the log needs a name", SettingLogOrigin)
-	}
 	signer, err := LoadSigner(cfg.SigningKeyPath)
 	if err != nil {
 		return nil, err
 	}
-	ns, err := tlog.NewSigner(cfg.Origin, signer.Public(), signer.Sign)
+	ns, err := treeSigner(cfg, signer)
 	if err != nil {
 		return nil, err
 	}
@@ -38,4 +35,13 @@ func TreePublisher(ctx context.Context, pool *pgxpool.Pool, cfg Config, logger *
 	return &tlog.Publisher{Pool: pool, Signer: ns, Store: st, Logger: logger,
 		Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
 		KeyKey:    format.PublicKeyKey(signer.KeyID), KeyPEM: signer.PublicPEM}, nil
+}
+
+// treeSigner signs the tree's checkpoints with the archive's key, under the
+// log's name.
+func treeSigner(cfg Config, signer *Signer) (*tlog.Signer, error) {
+	if cfg.Origin == "" {
+		return nil, fmt.Errorf("setting %s: the log needs a name", SettingLogOrigin)
+	}
+	return tlog.NewSigner(cfg.Origin, signer.Public(), signer.Sign)
 }

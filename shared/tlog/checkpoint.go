@@ -13,6 +13,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"function/shared/pgdb"
+	"function/shared/trail"
 )
 
 // Signer signs checkpoints as a C2SP signed note: an Ed25519 signature by
@@ -61,10 +62,14 @@ type Checkpoint struct {
 	Cosignatures int
 }
 
-// Sign makes the checkpoint of head: C2SP tlog-checkpoint's body (origin,
-// size, base64 root) signed as a note.
+// Checkpoint makes the checkpoint of head: C2SP tlog-checkpoint's body
+// (origin, size, base64 root), then the trail index line when head has
+// one, signed as a note.
 func (s *Signer) Checkpoint(head Head, now time.Time) (Checkpoint, error) {
 	body := log.Checkpoint{Origin: s.name, Size: head.Size, Hash: head.Root}.Marshal()
+	if head.Trails != nil {
+		body = append(body, trail.Line(head.Trails)+"\n"...)
+	}
 	signed, err := note.Sign(&note.Note{Text: string(body)}, s)
 	if err != nil {
 		return Checkpoint{}, err
@@ -151,4 +156,20 @@ func SignatureLines(signed []byte) []note.Signature {
 		return unverified.Note.UnverifiedSigs
 	}
 	return nil
+}
+
+// TrailsRoot is the trail index root a checkpoint note commits to
+// (trail.ErrNoLine: none, as before the index existed). It reads the note's
+// text unverified: open the note first.
+func TrailsRoot(signed []byte) ([]byte, error) {
+	text, _, ok := strings.Cut(string(signed), "\n\n")
+	if !ok {
+		return nil, errors.New("not a signed note")
+	}
+	var cp log.Checkpoint
+	rest, err := cp.Unmarshal([]byte(text + "\n"))
+	if err != nil {
+		return nil, err
+	}
+	return trail.RootOf(rest)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -12,17 +13,20 @@ import (
 
 	"function/shared/integrity"
 	"function/shared/pgdb"
+	"function/shared/trail"
 )
 
 // treeLock serialises integrators across collector replicas.
 const treeLock = 0x74726565 // "tree"
 
 // Head is the tree as integrated: Size leaves, the events of every ledger
-// batch up to Seq, and their root.
+// batch up to Seq, and their root; Trails is the trail index's root over
+// the same leaves.
 type Head struct {
-	Size uint64
-	Seq  int64
-	Root []byte
+	Size   uint64
+	Seq    int64
+	Root   []byte
+	Trails []byte
 }
 
 var factory = compact.RangeFactory{Hash: hasher.HashChildren}
@@ -34,9 +38,11 @@ var ErrLedger = errors.New("ledger batch does not match its events")
 
 // Integrate appends to the tree, in one transaction, the events of the
 // ledger batches after the head, whole batches of about maxLeaves events
-// in all (at least one batch). It returns the new head; a head whose Seq is
-// the ledger's is caught up.
-func Integrate(ctx context.Context, pool *pgxpool.Pool, maxLeaves int) (Head, error) {
+// in all (at least one batch); adds them to the trail index; and stores
+// the checkpoint of both, signed. So the stored index is always the newest
+// checkpoint's. It returns the new head; a head whose Seq is the ledger's
+// is caught up.
+func Integrate(ctx context.Context, pool *pgxpool.Pool, signer *Signer, maxLeaves int) (Head, error) {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return Head{}, err
@@ -47,65 +53,132 @@ func Integrate(ctx context.Context, pool *pgxpool.Pool, maxLeaves int) (Head, er
 	}
 	var head Head
 	var frontier []byte
-	if err := tx.QueryRow(ctx, `SELECT size, seq, frontier FROM audit.tree_head`).Scan(&head.Size, &head.Seq, &frontier); err != nil {
+	var trailSeq int64
+	if err := tx.QueryRow(ctx, `SELECT size, seq, frontier, trails, trail_seq FROM audit.tree_head`).
+		Scan(&head.Size, &head.Seq, &frontier, &head.Trails, &trailSeq); err != nil {
 		return Head{}, fmt.Errorf("tree head: %w", err)
 	}
 	rng, err := factory.NewRange(0, head.Size, split(frontier))
 	if err != nil {
 		return Head{}, fmt.Errorf("tree head: %w", err)
 	}
-	batches, err := nextBatches(ctx, tx, head.Seq, maxLeaves)
+	if head.Root, err = rng.GetRootHash(nil); err != nil || head.Size == 0 {
+		head.Root = EmptyRoot()
+	}
+	// The index lags the tree only in an installation that built its tree
+	// before the index existed: those batches are indexed first.
+	batches, err := nextBatches(ctx, tx, min(trailSeq, head.Seq), maxLeaves)
 	if err != nil || len(batches) == 0 {
-		head.Root, _ = rng.GetRootHash(nil)
-		if head.Size == 0 {
-			head.Root = EmptyRoot()
-		}
 		return head, err
 	}
-	hashes, err := batchEvents(ctx, tx, batches)
+	events, err := batchEvents(ctx, tx, batches)
 	if err != nil {
 		return Head{}, err
 	}
-
+	firsts, err := FirstLeaves(ctx, tx, seqsOf(batches))
+	if err != nil {
+		return Head{}, err
+	}
 	edge, err := loadEdge(ctx, tx, head.Size)
 	if err != nil {
 		return Head{}, err
 	}
-	seqs, firsts := make([]int64, len(batches)), make([]int64, len(batches))
+	var newSeqs, newFirsts []int64
+	var updates []trailUpdate
 	for i, b := range batches {
-		seqs[i], firsts[i] = b.seq, int64(rng.End())
-		for _, h := range hashes[i] {
-			if err := rng.Append(LeafHash(h), edge.visit); err != nil {
-				return Head{}, err
+		first, inTree := firsts[b.seq]
+		if !inTree {
+			first = rng.End()
+			newSeqs, newFirsts = append(newSeqs, b.seq), append(newFirsts, int64(first))
+		}
+		for j, e := range events[i] {
+			if !inTree {
+				if err := rng.Append(LeafHash(e.hash), edge.visit); err != nil {
+					return Head{}, err
+				}
 			}
+			updates = append(updates, trailUpdate{e.correlationID, first + uint64(j), e.hash})
 		}
 	}
 	if err := edge.store(ctx, tx); err != nil {
 		return Head{}, err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO audit.tree_batches (seq, first_leaf) SELECT * FROM unnest($1::bigint[], $2::bigint[])`, seqs, firsts); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO audit.tree_batches (seq, first_leaf) SELECT * FROM unnest($1::bigint[], $2::bigint[])`, newSeqs, newFirsts); err != nil {
 		return Head{}, fmt.Errorf("store tree batches: %w", err)
 	}
-	head = Head{Size: rng.End(), Seq: batches[len(batches)-1].seq}
-	if _, err := tx.Exec(ctx, `UPDATE audit.tree_head SET size = $1, seq = $2, frontier = $3`,
-		head.Size, head.Seq, bytes.Join(rng.Hashes(), nil)); err != nil {
+	if err := checkTrails(ctx, tx, head.Trails); err != nil {
+		return Head{}, err
+	}
+	if head.Trails, err = indexTrails(ctx, tx, head.Trails, updates); err != nil {
+		return Head{}, err
+	}
+	last := batches[len(batches)-1].seq
+	head.Size, head.Seq = rng.End(), max(head.Seq, last)
+	if head.Root, err = rng.GetRootHash(nil); err != nil {
+		return Head{}, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE audit.tree_head SET size = $1, seq = $2, frontier = $3, trails = $4, trail_seq = $5`,
+		head.Size, head.Seq, bytes.Join(rng.Hashes(), nil), head.Trails, last); err != nil {
 		return Head{}, fmt.Errorf("store tree head: %w", err)
 	}
-	if head.Root, err = rng.GetRootHash(nil); err != nil {
+	if err := storeCheckpoint(ctx, tx, signer, head); err != nil {
 		return Head{}, err
 	}
 	return head, tx.Commit(ctx)
 }
 
+// checkTrails refuses to extend a stored index whose root is not the one
+// the newest checkpoint commits to: the head was altered, and extending it
+// would sign the alteration. (Nodes altered under the right root fail to
+// load; the whole verify rebuilds the index from the events.)
+func checkTrails(ctx context.Context, tx pgx.Tx, root []byte) error {
+	cp, err := latest(ctx, tx)
+	if errors.Is(err, ErrNoCheckpoint) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	signed, err := TrailsRoot(cp.Note)
+	if errors.Is(err, trail.ErrNoLine) {
+		return nil // signed before the index existed
+	}
+	if err != nil || !bytes.Equal(signed, root) {
+		return fmt.Errorf("%w: the stored trail index is not the one checkpoint %d signed", ErrLedger, cp.Size)
+	}
+	return nil
+}
+
+// storeCheckpoint signs and stores head's checkpoint.
+func storeCheckpoint(ctx context.Context, tx pgx.Tx, signer *Signer, head Head) error {
+	cp, err := signer.Checkpoint(head, time.Now())
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO audit.tree_checkpoints (size, root, note, signed_at)
+		VALUES ($1, $2, $3, $4)`, cp.Size, cp.Root, cp.Note, cp.SignedAt); err != nil {
+		return fmt.Errorf("store checkpoint: %w", err)
+	}
+	return nil
+}
+
+func seqsOf(batches []batch) []int64 {
+	out := make([]int64, len(batches))
+	for i, b := range batches {
+		out[i] = b.seq
+	}
+	return out
+}
+
 // CatchUp integrates until the tree holds every batch the ledger had when
-// it started (one transaction per integrateBatch events).
-func CatchUp(ctx context.Context, pool *pgxpool.Pool) (Head, error) {
+// it started (one transaction and checkpoint per integrateBatch events).
+func CatchUp(ctx context.Context, pool *pgxpool.Pool, signer *Signer) (Head, error) {
 	var ledger int64
 	if err := pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM audit.ledger`).Scan(&ledger); err != nil {
 		return Head{}, fmt.Errorf("ledger head: %w", err)
 	}
 	for {
-		h, err := Integrate(ctx, pool, integrateBatch)
+		h, err := Integrate(ctx, pool, signer, integrateBatch)
 		if err != nil || h.Seq >= ledger {
 			return h, err
 		}
@@ -145,31 +218,41 @@ func nextBatches(ctx context.Context, tx pgx.Tx, seq int64, maxLeaves int) ([]ba
 	return out, rows.Err()
 }
 
-// batchEvents are the event hashes of each batch in ledger_pos order,
-// checked against the batch's count and digest.
-func batchEvents(ctx context.Context, tx pgx.Tx, batches []batch) ([][][]byte, error) {
+// ledgerEvent is what integration takes of an event.
+type ledgerEvent struct {
+	hash          []byte
+	correlationID string
+}
+
+// batchEvents are the events of each batch in ledger_pos order, their
+// hashes checked against the batch's count and digest.
+func batchEvents(ctx context.Context, tx pgx.Tx, batches []batch) ([][]ledgerEvent, error) {
 	first, last := batches[0].seq, batches[len(batches)-1].seq
-	rows, err := tx.Query(ctx, `SELECT ledger_seq, event_hash FROM audit.audit_events
+	rows, err := tx.Query(ctx, `SELECT ledger_seq, event_hash, correlation_id FROM audit.audit_events
 		WHERE ledger_seq BETWEEN $1 AND $2 ORDER BY ledger_seq, ledger_pos`, first, last)
 	if err != nil {
 		return nil, fmt.Errorf("ledger events: %w", err)
 	}
 	defer rows.Close()
-	out := make([][][]byte, len(batches))
+	out := make([][]ledgerEvent, len(batches))
 	for rows.Next() {
 		var seq int64
-		var h []byte
-		if err := rows.Scan(&seq, &h); err != nil {
+		var e ledgerEvent
+		if err := rows.Scan(&seq, &e.hash, &e.correlationID); err != nil {
 			return nil, err
 		}
-		out[seq-first] = append(out[seq-first], h)
+		out[seq-first] = append(out[seq-first], e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	for i, b := range batches {
-		if len(out[i]) != b.count || !bytes.Equal(integrity.EventsDigest(out[i]), b.digest) {
-			return nil, fmt.Errorf("%w: batch %d holds %d events, ledger says %d or its digest differs", ErrLedger, b.seq, len(out[i]), b.count)
+		hashes := make([][]byte, len(out[i]))
+		for j, e := range out[i] {
+			hashes[j] = e.hash
+		}
+		if len(hashes) != b.count || !bytes.Equal(integrity.EventsDigest(hashes), b.digest) {
+			return nil, fmt.Errorf("%w: batch %d holds %d events, ledger says %d or its digest differs", ErrLedger, b.seq, len(hashes), b.count)
 		}
 	}
 	return out, nil

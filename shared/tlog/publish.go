@@ -65,25 +65,9 @@ type Publisher struct {
 // Step brings the tree up to the ledger, signs its checkpoint if it grew
 // and publishes what is not yet in the bucket. It returns the head.
 func (p *Publisher) Step(ctx context.Context) (Head, error) {
-	head, err := CatchUp(ctx, p.Pool)
+	head, err := CatchUp(ctx, p.Pool, p.Signer)
 	if err != nil || head.Size == 0 {
 		return head, err
-	}
-	signed, err := latest(ctx, p.Pool) // its size is all that matters here
-	if err != nil && err != ErrNoCheckpoint {
-		return head, err
-	}
-	if err == ErrNoCheckpoint || signed.Size < head.Size {
-		cp, err := p.Signer.Checkpoint(head, p.now())
-		if err != nil {
-			return head, err
-		}
-		// Signing is deterministic (Ed25519, no timestamp in the body), so
-		// two replicas signing one size store the same note.
-		if _, err := p.Pool.Exec(ctx, `INSERT INTO audit.tree_checkpoints (size, root, note, signed_at)
-			VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING`, cp.Size, cp.Root, cp.Note, cp.SignedAt); err != nil {
-			return head, fmt.Errorf("store checkpoint: %w", err)
-		}
 	}
 	// Before publishing, so that a checkpoint the witnesses answer at once
 	// is published cosigned; a slow witness delays it by the client's

@@ -24,6 +24,15 @@ import (
 	"function/test/testenv"
 )
 
+// testSigner signs checkpoints with a fresh key.
+func testSigner(t *testing.T) *tlog.Signer {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	s, err := tlog.NewSigner("auditfn.test/log", pub, func(m []byte) []byte { return ed25519.Sign(priv, m) })
+	require.NoError(t, err)
+	return s
+}
+
 func TestTilePathsAreC2SP(t *testing.T) {
 	assert.Equal(t, "tile/0/000", tlog.TilePath(0, 0, 256))
 	assert.Equal(t, "tile/0/x001/x234/067", tlog.TilePath(0, 1234067, 256))
@@ -79,12 +88,13 @@ func write(t *testing.T, w *auditstore.Writer, tag string, n int) {
 func TestTheTreeMatchesAnIndependentImplementation(t *testing.T) {
 	_, pool, w := testenv.NewWriter(t)
 	ctx := context.Background()
+	s := testSigner(t)
 	var sizes []uint64
 	var roots [][]byte
 	for round, flows := range []int{1, 3, 40, 7, 90} {
 		write(t, w, fmt.Sprint(round), flows)
 		for {
-			h, err := tlog.Integrate(ctx, pool, 37) // several steps per round, tiles grown in place
+			h, err := tlog.Integrate(ctx, pool, s, 37) // several steps per round, tiles grown in place
 			require.NoError(t, err)
 			if len(sizes) > 0 && h.Size == sizes[len(sizes)-1] {
 				break
@@ -151,14 +161,15 @@ func TestIntegrationStopsAtABatchWhoseEventsWereAltered(t *testing.T) {
 	defer admin.Close(ctx)
 	_, err = admin.Exec(ctx, `SET session_replication_role = replica; DELETE FROM audit.audit_events WHERE ledger_seq = 2 AND ledger_pos = 1`)
 	require.NoError(t, err)
-	_, err = tlog.CatchUp(ctx, pool)
+	s := testSigner(t)
+	_, err = tlog.CatchUp(ctx, pool, s)
 	require.ErrorIs(t, err, tlog.ErrLedger)
 	require.ErrorContains(t, err, "batch 2")
 	require.Zero(t, db.Count(t, "audit.tree_batches"), "a failed integration stores nothing")
-	h, err := tlog.Integrate(ctx, pool, 1)
+	h, err := tlog.Integrate(ctx, pool, s, 1)
 	require.NoError(t, err, "batch 1 is intact")
 	require.EqualValues(t, 1, h.Seq)
-	_, err = tlog.Integrate(ctx, pool, 1)
+	_, err = tlog.Integrate(ctx, pool, s, 1)
 	require.ErrorIs(t, err, tlog.ErrLedger)
 	require.EqualValues(t, 1, db.Count(t, "audit.tree_batches"), "batch 1 is in the tree, batch 2 is not")
 }
