@@ -2,14 +2,19 @@ package auditlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"reflect"
+
+	"github.com/jackc/pgx/v5"
 
 	"function/shared/auditevent"
 	"function/shared/auditstore"
 	"function/shared/bundle"
 	"function/shared/integrity"
 	"function/shared/tlog"
+	"function/shared/trail"
 )
 
 // exportPage is how many events one step of an export reads and proves.
@@ -19,12 +24,36 @@ const exportPage = 500
 // the newest checkpoint, then each event with its inclusion proof in it,
 // page by page in (event_time, event_id) order, so memory holds one page.
 // Events newer than the checkpoint are counted as pending, not written.
+//
+// A bundle of one correlation id's events (no other filter) carries the
+// trail index's entry for it, read with the checkpoint, so that it shows
+// the trail complete.
 func (l *Log) Export(ctx context.Context, f auditstore.Filter, query map[string][]string, out io.Writer) error {
-	cp, err := tlog.Latest(ctx, l.pool)
+	var cp tlog.Checkpoint
+	var tr *bundle.Trail
+	err := pgx.BeginTxFunc(ctx, l.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		if cp, err = tlog.Latest(ctx, tx); err != nil || !wholeTrail(f) {
+			return err
+		}
+		root, err := tlog.TrailsRoot(cp.Note)
+		if errors.Is(err, trail.ErrNoLine) {
+			return nil // signed before the index existed
+		}
+		if err != nil {
+			return err
+		}
+		e, p, err := tlog.TrailProof(ctx, tx, root, f.CorrelationID)
+		if err != nil {
+			return err
+		}
+		tr = bundle.NewTrail(f.CorrelationID, e, p)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	h := bundle.Header{Origin: tlog.Origin(cp.Note), Checkpoint: string(cp.Note), Filter: query}
+	h := bundle.Header{Origin: tlog.Origin(cp.Note), Checkpoint: string(cp.Note), Filter: query, Trail: tr}
 	for _, s := range tlog.SignatureLines(cp.Note) {
 		h.Signatures = append(h.Signatures, bundle.Signature{Name: s.Name, KeyHash: fmt.Sprintf("%08x", s.Hash)})
 	}
@@ -85,4 +114,13 @@ func (l *Log) exportPage(ctx context.Context, w *bundle.Writer, recs []auditeven
 		}
 	}
 	return len(in), nil
+}
+
+// wholeTrail tells whether f selects one correlation id's events, all of
+// them.
+func wholeTrail(f auditstore.Filter) bool {
+	if len(f.Types) == 0 {
+		f.Types = nil
+	}
+	return f.CorrelationID != "" && reflect.DeepEqual(f, auditstore.Filter{CorrelationID: f.CorrelationID})
 }

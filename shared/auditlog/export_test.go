@@ -45,6 +45,8 @@ func TestABundleChecksWithThePublicKeyAlone(t *testing.T) {
 		b := export(auditstore.Filter{CorrelationID: corr})
 		rep := verify.Bundle(bytes.NewReader(b), origin, verifiers(t, e, origin), nil)
 		assert.Empty(t, rep.Findings)
+		require.NotNil(t, rep.Trail)
+		assert.True(t, rep.Trail.Complete, "the remediation's whole trail")
 		n, err := log.Count(ctx, auditstore.Filter{CorrelationID: corr}, "day")
 		require.NoError(t, err)
 		var want int64
@@ -58,6 +60,7 @@ func TestABundleChecksWithThePublicKeyAlone(t *testing.T) {
 	rep := verify.Bundle(bytes.NewReader(all), origin, verifiers(t, e, origin), nil)
 	require.Empty(t, rep.Findings)
 	require.Equal(t, 600, rep.EventsChecked, "paged past the first page, in bounded steps")
+	assert.Nil(t, rep.Trail, "a bundle of no one trail claims no completeness")
 
 	lines := strings.Split(strings.TrimSuffix(string(export(auditstore.Filter{CorrelationID: archived})), "\n"), "\n")
 	edit := func(i int, f func(m map[string]any)) string {
@@ -79,7 +82,7 @@ func TestABundleChecksWithThePublicKeyAlone(t *testing.T) {
 	}
 	good := verifiers(t, e, origin)
 	altered := edit(2, func(m map[string]any) { m["event"].(map[string]any)["outcome"] = "failure" })
-	assert.Equal(t, []verify.Kind{verify.BundleEvent, verify.BundleProof}, kinds(altered, good), "one event altered")
+	assert.Equal(t, []verify.Kind{verify.BundleEvent, verify.BundleProof, verify.TrailIncomplete}, kinds(altered, good), "one event altered")
 
 	// An event that is not in the log, with a hash of its own: only its
 	// proof can tell, and does not place it.
@@ -90,7 +93,15 @@ func TestABundleChecksWithThePublicKeyAlone(t *testing.T) {
 		require.NoError(t, err)
 		m["eventHash"] = sha256hex(canon)
 	})
-	assert.Equal(t, []verify.Kind{verify.BundleProof}, kinds(forged, good), "a proof for an event not in the log")
+	assert.Equal(t, []verify.Kind{verify.BundleProof, verify.TrailIncomplete}, kinds(forged, good), "a proof for an event not in the log")
+
+	// The trail's entry lowered to hide an event left out: the entry's
+	// proof no longer leads to the root the checkpoint signed.
+	lowered := edit(0, func(m map[string]any) {
+		entry := m["trail"].(map[string]any)["entry"].(map[string]any)
+		entry["count"] = entry["count"].(float64) - 1
+	})
+	assert.Equal(t, []verify.Kind{verify.TrailIndex}, kinds(lowered, good), "a trail entry the checkpoint does not commit to")
 
 	truncated := strings.Join(lines[:len(lines)-2], "\n") + "\n"
 	assert.Equal(t, []verify.Kind{verify.BundleInvalid}, kinds(truncated, good), "cut short")

@@ -127,12 +127,20 @@ func TestTamperingWithTheTreeIsNamed(t *testing.T) {
 
 		rep, err := log.Verify(ctx, verify.Scope{})
 		require.NoError(t, err)
-		require.Equal(t, []verify.Kind{verify.TreeLeaf}, kinds(rep), "%+v", rep.Findings)
+		require.Equal(t, []verify.Kind{verify.TreeLeaf, verify.TrailIndex}, kinds(rep), "%+v", rep.Findings)
 		assert.Equal(t, victim.ID.String(), rep.Findings[0].EventID)
+		assert.Equal(t, "audit_events/_tlog/checkpoints/00000000000000000600", rep.Findings[1].Object,
+			"the index rebuilt from the events differs from the one checkpoint 600 signed")
 		rep, err = log.Verify(ctx, verify.Scope{CorrelationID: victim.CorrelationID})
 		require.NoError(t, err)
-		require.Equal(t, []verify.Kind{verify.TreeLeaf}, kinds(rep), "%+v", rep.Findings)
-		assert.Equal(t, victim.ID.String(), rep.Findings[0].EventID)
+		require.ElementsMatch(t, []verify.Kind{verify.TreeLeaf, verify.TrailIncomplete}, kinds(rep), "%+v", rep.Findings)
+		assert.False(t, rep.Trail.Complete)
+		for _, f := range rep.Findings {
+			assert.True(t, f.Trail, "%+v concerns the trail", f)
+			if f.Kind == verify.TreeLeaf {
+				assert.Equal(t, victim.ID.String(), f.EventID)
+			}
+		}
 	})
 
 	t.Run("a leaf overwritten in a stored tile", func(t *testing.T) {

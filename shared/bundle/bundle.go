@@ -7,10 +7,13 @@ package bundle
 
 import (
 	"bufio"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+
+	"function/shared/trail"
 )
 
 // Format names the bundle format in its header.
@@ -28,6 +31,46 @@ type Header struct {
 	Signatures []Signature `json:"signatures"`
 	// Filter is the export's query, as asked.
 	Filter map[string][]string `json:"filter"`
+	// Trail, in a bundle of one correlation id's events (no other
+	// filter), is what the checkpoint's trail index holds for it, so the
+	// bundle can be shown complete (docs/integrity.md §9).
+	Trail *Trail `json:"trail,omitempty"`
+}
+
+// Trail is a correlation id's trail index entry (nil: it has none) and the
+// proof of it against the root the checkpoint commits to.
+type Trail struct {
+	CorrelationID string      `json:"correlationId"`
+	Entry         *TrailEntry `json:"entry"`
+	Proof         trail.Proof `json:"proof"`
+}
+
+// TrailEntry is trail.Entry in JSON.
+type TrailEntry struct {
+	Count   uint64 `json:"count"`
+	Last    uint64 `json:"last"`
+	Rolling string `json:"rolling"` // hex
+}
+
+// NewTrail is the header's trail for id's entry e (nil: none).
+func NewTrail(id string, e *trail.Entry, p trail.Proof) *Trail {
+	t := &Trail{CorrelationID: id, Proof: p}
+	if e != nil {
+		t.Entry = &TrailEntry{Count: e.Count, Last: e.Last, Rolling: hex.EncodeToString(e.Rolling[:])}
+	}
+	return t
+}
+
+// Committed is the entry the header states (nil: none).
+func (t *Trail) Committed() (*trail.Entry, error) {
+	if t.Entry == nil {
+		return nil, nil
+	}
+	r, err := hex.DecodeString(t.Entry.Rolling)
+	if err != nil || len(r) != 32 {
+		return nil, fmt.Errorf("the trail's rolling hash %q is not 32 bytes of hex", t.Entry.Rolling)
+	}
+	return &trail.Entry{Count: t.Entry.Count, Last: t.Entry.Last, Rolling: [32]byte(r)}, nil
 }
 
 // Signature is one signature line of the checkpoint.

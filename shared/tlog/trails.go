@@ -23,12 +23,15 @@ type nodes struct {
 	q   pgdb.Querier
 	set map[string][]byte
 	del map[string]bool
+	// cached: the integrator keeps the nodes it read or wrote across
+	// transactions; a reader reads the rows, so that it reports them.
+	cached bool
 }
 
 var _ kvstore.MapStore = (*nodes)(nil)
 
-func newNodes(ctx context.Context, q pgdb.Querier) *nodes {
-	return &nodes{ctx: ctx, q: q, set: map[string][]byte{}, del: map[string]bool{}}
+func newNodes(ctx context.Context, q pgdb.Querier, cached bool) *nodes {
+	return &nodes{ctx: ctx, q: q, set: map[string][]byte{}, del: map[string]bool{}, cached: cached}
 }
 
 // errNoNode means a node the map's root leads to is not stored: the rows
@@ -39,7 +42,7 @@ func (n *nodes) Get(digest []byte) ([]byte, error) {
 	if v, ok := n.set[string(digest)]; ok {
 		return v, nil
 	}
-	if v, ok := cache.get(digest); ok {
+	if v, ok := cache.get(digest); ok && n.cached {
 		return v, nil
 	}
 	rows, err := n.q.Query(n.ctx, `SELECT node FROM audit.trail_nodes WHERE digest = $1`, digest)
@@ -58,7 +61,9 @@ func (n *nodes) Get(digest []byte) ([]byte, error) {
 	if d, ok := nodeDigest(v); !ok || !bytes.Equal(d, digest) {
 		return nil, fmt.Errorf("%w: trail index node %x is not the node of that digest", ErrLedger, digest)
 	}
-	cache.put(digest, v)
+	if n.cached {
+		cache.put(digest, v)
+	}
 	return v, nil
 }
 
@@ -163,7 +168,7 @@ type trailUpdate struct {
 // indexTrails adds the events to the map of root, in the order given (leaf
 // order), and stores the nodes; it returns the new root.
 func indexTrails(ctx context.Context, tx pgx.Tx, root []byte, events []trailUpdate) ([]byte, error) {
-	store := newNodes(ctx, tx)
+	store := newNodes(ctx, tx, true)
 	m := trail.Open(store, root)
 	entries := map[string]trail.Entry{}
 	var order []string
@@ -199,5 +204,5 @@ func indexTrails(ctx context.Context, tx pgx.Tx, root []byte, events []trailUpda
 // its proof, read through q: a snapshot in which root is the stored map's
 // (the newest checkpoint's, read in the same snapshot).
 func TrailProof(ctx context.Context, q pgdb.Querier, root []byte, correlationID string) (*trail.Entry, trail.Proof, error) {
-	return trail.Prove(trail.Open(newNodes(ctx, q), root), correlationID)
+	return trail.Prove(trail.Open(newNodes(ctx, q, false), root), correlationID)
 }

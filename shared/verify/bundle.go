@@ -1,10 +1,13 @@
 package verify
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/transparency-dev/formats/witness"
@@ -15,6 +18,7 @@ import (
 	"function/shared/bundle"
 	"function/shared/canonjson"
 	"function/shared/tlog"
+	"function/shared/trail"
 )
 
 // Bundle checks an export bundle (docs/integrity.md §8) with nothing but
@@ -46,6 +50,7 @@ func Bundle(r io.Reader, origin string, verifiers []note.Verifier, policy *witne
 	if policy != nil && !tlog.Witnessed([]byte(br.Header.Checkpoint), *policy) {
 		fs.object(TreeUnwitnessed, "line 1", "the bundle's checkpoint lacks the cosignatures the witness policy asks for")
 	}
+	tc := newBundleTrail(br.Header.Trail, size, &fs)
 	seen := map[uint64]bool{}
 	for {
 		e, err := br.Next()
@@ -74,11 +79,87 @@ func Bundle(r io.Reader, origin string, verifiers []note.Verifier, policy *witne
 		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, e.Index, size, tlog.LeafHash(sum[:]), e.Proof, root); err != nil {
 			fs.object(BundleProof, ref, "the event is not at leaf %d of the checkpoint's tree (size %d): %v", e.Index, size, err)
 		}
+		tc.event(ref, e, sum)
 	}
 	if end := br.End(); end.Events != rep.EventsChecked {
 		fs.object(BundleInvalid, lineRef(br.Line()), "the end line counts %d events; the bundle holds %d", end.Events, rep.EventsChecked)
 	}
+	rep.Trail = tc.check([]byte(br.Header.Checkpoint))
 	return rep
+}
+
+// bundleTrail checks that a bundle with a trail holds exactly the events
+// the checkpoint's trail index commits to for its correlation id.
+type bundleTrail struct {
+	t      *bundle.Trail
+	size   uint64
+	fs     *findings
+	leaves []uint64
+	hashes [][]byte
+	before int // findings before the trail's
+}
+
+func newBundleTrail(t *bundle.Trail, size uint64, fs *findings) *bundleTrail {
+	return &bundleTrail{t: t, size: size, fs: fs, before: len(*fs)}
+}
+
+func (b *bundleTrail) event(ref string, e bundle.Entry, sum [32]byte) {
+	if b.t == nil {
+		return
+	}
+	var ev struct {
+		CorrelationID string `json:"correlationId"`
+	}
+	if json.Unmarshal(e.Event, &ev) != nil || ev.CorrelationID != b.t.CorrelationID {
+		b.fs.object(BundleEvent, ref, "the event is not of the trail %s", b.t.CorrelationID)
+	}
+	b.leaves, b.hashes = append(b.leaves, e.Index), append(b.hashes, sum[:])
+}
+
+// check compares the events read with the entry, whose proof it checks
+// against the root the (verified) checkpoint commits to.
+func (b *bundleTrail) check(checkpoint []byte) *Trail {
+	if b.t == nil {
+		return nil
+	}
+	t := &Trail{CorrelationID: b.t.CorrelationID, Checkpoint: b.size, Events: len(b.leaves)}
+	want, err := b.t.Committed()
+	if err == nil {
+		var root []byte
+		if root, err = tlog.TrailsRoot(checkpoint); err == nil {
+			err = b.t.Proof.Verify(root, b.t.CorrelationID, want)
+		}
+	}
+	if err != nil {
+		b.fs.object(TrailIndex, "line 1", "the bundle's trail entry is not the one its checkpoint commits to: %v", err)
+	} else {
+		if want == nil {
+			want = &trail.Entry{}
+		}
+		t.Committed = want.Count
+		order := make([]int, len(b.leaves))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(i, j int) int { return cmp.Compare(b.leaves[i], b.leaves[j]) })
+		var got trail.Entry
+		for _, i := range order {
+			got = got.Extend(b.leaves[i], b.hashes[i])
+		}
+		if got != *want {
+			b.fs.object(TrailIncomplete, "line 1", "checkpoint %d commits to %d events of %s, the newest at leaf %d; the bundle holds %d (newest at leaf %d)%s",
+				b.size, want.Count, b.t.CorrelationID, want.Last, got.Count, got.Last, sameCount(got, *want))
+		}
+	}
+	t.Complete = len(*b.fs) == b.before
+	return t
+}
+
+func sameCount(got, want trail.Entry) string {
+	if got.Count == want.Count {
+		return ", but not the ones committed to"
+	}
+	return ": events left out, moved or hidden"
 }
 
 func lineRef(n int) string { return "line " + strconv.Itoa(n) }

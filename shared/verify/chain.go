@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -47,10 +48,11 @@ type checked struct {
 	hashOK bool
 	id     uuid.UUID
 	hash   [integrity.HashSize]byte
+	corr   string // the correlation id, for the trail index
 }
 
 func check(r *auditevent.Record) checked {
-	e := checked{seq: r.LedgerSeq, pos: r.LedgerPos, id: r.ID}
+	e := checked{seq: r.LedgerSeq, pos: r.LedgerPos, id: r.ID, corr: r.CorrelationID}
 	e.hash = [integrity.HashSize]byte(integrity.EventHash(r))
 	e.hashOK = bytes.Equal(e.hash[:], r.Hash)
 	return e
@@ -60,36 +62,48 @@ func byChainPosition(a, b checked) int {
 	return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(a.pos, b.pos))
 }
 
+// maxMissing bounds the missing positions a finding lists.
+const maxMissing = 10
+
 // chunkEvents is about how many events one verification worker reads per
 // query: enough to keep PostgreSQL streaming, few enough to spread the
 // chain over the workers.
 var chunkEvents = 20_000
 
+// chained is what the chain check found and keeps for the tree's checks.
+type chained struct {
+	findings []Finding
+	parts    []ColdPart // the archived parts read
+	checked  int        // events checked
+	leaves   []leaf     // a day's scope: its intact batches' leaves, to prove
+	trail    []trailEvent
+}
+
 // chain recomputes, for the batches in scope, every event hash, batch
 // digest and chain link (to the predecessor of each batch), and reports each
 // mismatch. Events of a batch that were archived come from cold (nil: none
-// were). It returns the findings, the archived parts it read and the number
-// of events checked.
+// were). Over the whole log, each span's intact leaves go to rebuild, in
+// tree order; in a correlation scope, the trail's events are kept.
 //
 // The chain is cut into spans of about chunkEvents events, verified in
 // parallel (in chain order), each on its own connection. Only the spans in
 // flight are in memory, with the archived parts holding their events, and
 // of every event only what checked keeps.
-func chain(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Cold) ([]Finding, []ColdPart, int, []leaf, error) {
+func chain(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Cold, rebuild *trailRebuild) (chained, error) {
+	var out chained
 	seqs, err := scopeSeqs(ctx, pool, s, archived)
 	if err != nil {
-		return nil, nil, 0, nil, err
+		return out, err
 	}
 	head, err := treeHead(ctx, pool)
 	if err != nil {
-		return nil, nil, 0, nil, err
+		return out, err
 	}
 	spans, err := chainSpans(ctx, pool, seqs)
 	if err != nil {
-		return nil, nil, 0, nil, err
+		return out, err
 	}
 	cold := make([][]*coldPart, len(spans))
-	var used []ColdPart
 	if archived != nil && (seqs == nil || len(seqs) > 0) {
 		from := int64(math.MinInt64)
 		if seqs != nil {
@@ -97,11 +111,24 @@ func chain(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Cold) ([]F
 		}
 		parts, err := archived.Parts(ctx, from)
 		if err != nil {
-			return nil, nil, 0, nil, err
+			return out, err
 		}
-		cold, used = attachParts(parts, spans, seqs)
+		cold, out.parts = attachParts(parts, spans, seqs)
+	}
+	mode := leavesCompared
+	switch {
+	case s.CorrelationID != "":
+		mode = leavesPlaced
+	case seqs != nil:
+		mode = leavesKept
 	}
 	checkers := make([]*checker, len(spans))
+	inOrder := newSpanOrder(len(spans), func(i int) {
+		if rebuild != nil {
+			rebuild.span(checkers[i].tree.updates, checkers[i].tree.stop)
+		}
+		checkers[i].tree.updates = nil
+	})
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, sp := range spans {
@@ -111,7 +138,8 @@ func chain(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Cold) ([]F
 			hi := sort.Search(len(seqs), func(j int) bool { return seqs[j] > sp.through })
 			spanSeqs = seqs[lo:hi:hi]
 		}
-		checkers[i] = newChecker(sp, spanSeqs, &leafCheck{head: head, keep: seqs != nil})
+		checkers[i] = newChecker(sp, spanSeqs, &leafCheck{head: head, mode: mode, stop: math.MaxUint64})
+		checkers[i].trailID = s.CorrelationID
 		g.Go(func() error {
 			var archivedEvents []checked
 			for _, p := range cold[i] {
@@ -121,21 +149,45 @@ func chain(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Cold) ([]F
 				}
 				archivedEvents = append(archivedEvents, share...)
 			}
-			return checkers[i].run(gctx, pool, archivedEvents)
+			if err := checkers[i].run(gctx, pool, archivedEvents); err != nil {
+				return err
+			}
+			inOrder.done(i)
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, nil, 0, nil, err
+		return out, err
 	}
-	var all []Finding
-	var leaves []leaf
-	checked := 0
 	for _, c := range checkers {
-		all = append(all, c.findings...)
-		checked += c.checked
-		leaves = append(leaves, c.tree.leaves...)
+		out.findings = append(out.findings, c.findings...)
+		out.checked += c.checked
+		out.leaves = append(out.leaves, c.tree.leaves...)
+		out.trail = append(out.trail, c.trail...)
 	}
-	return all, used, checked, leaves, nil
+	return out, nil
+}
+
+// spanOrder calls apply for each span in chain order, as soon as it and
+// every span before it are done.
+type spanOrder struct {
+	mu    sync.Mutex
+	finished []bool
+	next  int
+	apply func(int)
+}
+
+func newSpanOrder(n int, apply func(int)) *spanOrder {
+	return &spanOrder{finished: make([]bool, n), apply: apply}
+}
+
+func (o *spanOrder) done(i int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.finished[i] = true
+	for ; o.next < len(o.finished) && o.finished[o.next]; o.next++ {
+		o.apply(o.next)
+	}
 }
 
 // scopeSeqs lists the ledger batches a scope covers, sorted; nil means all.
@@ -213,7 +265,12 @@ type checker struct {
 	cur      *integrity.Batch  // in-scope batch whose events are arriving
 	hashes   [][]byte          // recomputed hashes of cur's events so far
 	ids      []uuid.UUID       // and their ids
+	corrs    []string          // and correlation ids
+	nextPos  int32             // the ledger_pos cur's next event should have
+	missing  []int32           // cur's positions no event has (the first maxMissing)
 	tree     *leafCheck
+	trailID  string       // correlation scope: whose events to keep
+	trail    []trailEvent // and those found
 	findings findings
 	checked  int
 }
@@ -259,7 +316,7 @@ func (c *checker) run(ctx context.Context, pool *pgxpool.Pool, cold []checked) e
 	if err != nil {
 		return err
 	}
-	if err := c.tree.load(ctx, pool, c.batches, c.seqs == nil); err != nil {
+	if err := c.tree.load(ctx, pool, c.batches); err != nil {
 		return err
 	}
 	// Sorted here, not by PostgreSQL: unordered, the planner reads each
@@ -293,13 +350,22 @@ func (c *checker) event(e *checked) {
 		c.findings.event(EventOutside, e.seq, e.id.String(), "event belongs to no ledger batch")
 		return
 	}
-	if int(e.pos) != len(c.hashes) {
-		c.findings.event(EventMisplaced, e.seq, e.id.String(), "at ledger_pos %d, expected %d", e.pos, len(c.hashes))
+	switch {
+	case e.pos > c.nextPos: // the events between are gone: the batch's count says so
+		for p := c.nextPos; p < e.pos && len(c.missing) < maxMissing; p++ {
+			c.missing = append(c.missing, p)
+		}
+	case e.pos < c.nextPos:
+		c.findings.event(EventMisplaced, e.seq, e.id.String(), "at ledger_pos %d, after an event at %d", e.pos, c.nextPos-1)
 	}
+	c.nextPos = max(c.nextPos, e.pos+1)
 	if !e.hashOK {
 		c.findings.event(EventAltered, e.seq, e.id.String(), "event content does not match its event_hash")
 	}
-	c.hashes, c.ids = append(c.hashes, e.hash[:]), append(c.ids, e.id)
+	if c.trailID != "" && e.corr == c.trailID {
+		c.trail = append(c.trail, trailEvent{seq: e.seq, pos: e.pos, id: e.id, hash: e.hash})
+	}
+	c.hashes, c.ids, c.corrs = append(c.hashes, e.hash[:]), append(c.ids, e.id), append(c.corrs, e.corr)
 }
 
 // openThrough opens, in order, every batch up to seq: those before it have
@@ -334,7 +400,7 @@ func (c *checker) open(b *integrity.Batch) {
 	if !bytes.Equal(sealed.Hash, b.Hash) {
 		c.findings.batch(BatchAltered, b.Seq, "batch_hash does not match its fields")
 	}
-	c.cur, c.hashes, c.ids = b, c.hashes[:0], c.ids[:0]
+	c.cur, c.hashes, c.ids, c.corrs, c.nextPos, c.missing = b, c.hashes[:0], c.ids[:0], c.corrs[:0], 0, c.missing[:0]
 }
 
 // close checks the open batch's event count and digest.
@@ -344,12 +410,18 @@ func (c *checker) close() {
 	}
 	b := c.cur
 	if len(c.hashes) != b.EventCount {
-		c.findings.batch(BatchCount, b.Seq, "batch holds %d events, ledger says %d", len(c.hashes), b.EventCount)
+		gone := ""
+		if len(c.missing) > 0 {
+			gone = fmt.Sprintf("; no event at ledger_pos %v", c.missing)
+		}
+		c.findings.batch(BatchCount, b.Seq, "batch holds %d events, ledger says %d%s", len(c.hashes), b.EventCount, gone)
+		c.tree.damaged(b)
 	} else if !bytes.Equal(integrity.EventsDigest(c.hashes), b.EventsDigest) {
 		c.findings.batch(BatchDigest, b.Seq, "events do not match the batch's events_digest")
+		c.tree.damaged(b)
 	} else {
 		// An intact batch: its events must be the tree's leaves too.
-		c.tree.batch(b, &c.prev, c.ids, c.hashes, &c.findings)
+		c.tree.batch(b, &c.prev, c.ids, c.hashes, c.corrs, &c.findings)
 	}
 	c.prev, c.cur = *b, nil
 }

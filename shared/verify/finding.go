@@ -31,6 +31,10 @@ const (
 	// The newest checkpoint's cosignatures do not satisfy the witness policy.
 	TreeUnwitnessed Kind = "tree_unwitnessed"
 
+	// The trail index (docs/integrity.md §9).
+	TrailIncomplete Kind = "trail_incomplete" // a trail's events differ from those its checkpoint commits to
+	TrailIndex      Kind = "trail_index"      // the index cannot show a trail's entry, or a checkpoint's root is not its events'
+
 	// Export bundles (docs/integrity.md §8); the culprit is a line of the bundle.
 	BundleInvalid Kind = "bundle_invalid" // not a bundle, truncated, or its end line miscounts
 	BundleEvent   Kind = "bundle_event"   // an event altered (content and eventHash differ) or repeated
@@ -56,6 +60,9 @@ type Finding struct {
 	EventID   string `json:"eventId,omitempty"`
 	Object    string `json:"object,omitempty"`
 	Problem   string `json:"problem"`
+	// Trail marks, in a correlation scope, a finding that concerns the
+	// trail itself; the others are damage elsewhere.
+	Trail bool `json:"trail,omitempty"`
 }
 
 // Report is what a verification checked and found.
@@ -65,14 +72,38 @@ type Report struct {
 	Parts         int `json:"parts"`
 	Checkpoints   int `json:"checkpoints"`
 	// TreeCheckpoints is how many signed tree checkpoints were checked.
-	TreeCheckpoints int       `json:"treeCheckpoints"`
-	Findings        []Finding `json:"findings"`
+	TreeCheckpoints int `json:"treeCheckpoints"`
+	// Trail is, in a correlation scope, whether the trail is complete.
+	Trail    *Trail    `json:"trail,omitempty"`
+	Findings []Finding `json:"findings"`
 }
 
 // OK tells whether nothing was found.
 func (r *Report) OK() bool { return len(r.Findings) == 0 }
 
 func (r *Report) add(f ...Finding) { r.Findings = append(r.Findings, f...) }
+
+// markTrail marks the findings that concern the trail: its events', its
+// index's, and the newest checkpoint's, which anchors it. The trail is
+// complete when a checkpoint anchors it and none does.
+func (r *Report) markTrail(ids map[string]bool) {
+	if r.Trail == nil {
+		return
+	}
+	r.Trail.Complete = r.Trail.Checkpoint > 0
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		switch f.Kind {
+		case TrailIncomplete, TrailIndex, TreeCheckpoint, TreeAltered, TreeTruncated, TreeUnwitnessed:
+			f.Trail = true
+		default:
+			f.Trail = f.EventID != "" && ids[f.EventID]
+		}
+		if f.Trail {
+			r.Trail.Complete = false
+		}
+	}
+}
 
 // findings collects one check's findings.
 type findings []Finding

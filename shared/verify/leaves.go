@@ -21,21 +21,36 @@ type leaf struct {
 	id    uuid.UUID
 }
 
+// leafMode is what leafCheck does with an intact batch's leaves.
+type leafMode int
+
+const (
+	// leavesCompared, over the whole log: each recomputed leaf is compared
+	// with the stored level-0 tile, and kept for the trail index rebuild.
+	leavesCompared leafMode = iota
+	// leavesKept, in a day's scope: kept for inclusion proofs against the
+	// newest checkpoint.
+	leavesKept
+	// leavesPlaced, in a correlation scope: only the batches' places are
+	// checked; the trail's own events are proved apart.
+	leavesPlaced
+)
+
 // leafCheck checks, for one span, that each batch's events sit in the tree
-// where tree_batches puts them (docs/integrity.md §7). Over the whole log
-// each recomputed leaf is compared with the stored level-0 tile; in a scope,
-// the leaves are kept for inclusion proofs against the newest checkpoint.
+// where tree_batches puts them (docs/integrity.md §7).
 type leafCheck struct {
-	head   int64             // the last batch the tree holds
-	first  map[int64]uint64  // the span's batches' first leaves
-	tiles  map[uint64][]byte // whole log: the span's level-0 tiles
-	keep   bool              // scope: keep the leaves
-	leaves []leaf
+	head    int64             // the last batch the tree holds
+	mode    leafMode          //
+	first   map[int64]uint64  // the span's batches' first leaves
+	tiles   map[uint64][]byte // leavesCompared: the span's level-0 tiles
+	leaves  []leaf            // leavesKept
+	updates []trailUpdate     // leavesCompared: the intact leaves, in order
+	stop    uint64            // leavesCompared: the first leaf of a damaged batch
 }
 
-// load reads the tree's places of batches, and with tiles their level-0
-// tiles.
-func (l *leafCheck) load(ctx context.Context, pool *pgxpool.Pool, batches []integrity.Batch, tiles bool) error {
+// load reads the tree's places of batches, and when comparing their
+// level-0 tiles.
+func (l *leafCheck) load(ctx context.Context, pool *pgxpool.Pool, batches []integrity.Batch) error {
 	seqs, counts := make([]int64, len(batches)), map[int64]int{}
 	for i, b := range batches {
 		seqs[i], counts[b.Seq] = b.Seq, b.EventCount
@@ -44,7 +59,7 @@ func (l *leafCheck) load(ctx context.Context, pool *pgxpool.Pool, batches []inte
 	if l.first, err = tlog.FirstLeaves(ctx, pool, seqs); err != nil {
 		return err
 	}
-	if !tiles {
+	if l.mode != leavesCompared {
 		return nil
 	}
 	need := map[uint64]bool{}
@@ -61,9 +76,9 @@ func (l *leafCheck) load(ctx context.Context, pool *pgxpool.Pool, batches []inte
 	return err
 }
 
-// batch checks one batch whose events (ids, recomputed hashes) are
-// complete; prev is the batch before it, when loaded.
-func (l *leafCheck) batch(b, prev *integrity.Batch, ids []uuid.UUID, hashes [][]byte, fs *findings) {
+// batch checks one batch whose events (ids, recomputed hashes, correlation
+// ids) are complete; prev is the batch before it, when loaded.
+func (l *leafCheck) batch(b, prev *integrity.Batch, ids []uuid.UUID, hashes [][]byte, corrs []string, fs *findings) {
 	first, ok := l.first[b.Seq]
 	if !ok {
 		if b.Seq <= l.head {
@@ -74,17 +89,29 @@ func (l *leafCheck) batch(b, prev *integrity.Batch, ids []uuid.UUID, hashes [][]
 	if pf, ok := l.first[prev.Seq]; ok && prev.Seq == b.Seq-1 && pf+uint64(prev.EventCount) != first {
 		fs.batch(TreeBatch, b.Seq, "batch %d starts at leaf %d; batch %d ends at leaf %d", b.Seq, first, prev.Seq, pf+uint64(prev.EventCount))
 	}
+	if l.mode == leavesPlaced {
+		return
+	}
 	for i, h := range hashes {
 		lf := leaf{index: first + uint64(i), hash: tlog.LeafHash(h), seq: b.Seq, id: ids[i]}
-		if l.keep {
+		if l.mode == leavesKept {
 			l.leaves = append(l.leaves, lf)
 			continue
 		}
+		l.updates = append(l.updates, trailUpdate{leaf: lf.index, corr: corrs[i], hash: [32]byte(h)})
 		t := l.tiles[lf.index/tlog.TileWidth]
 		at := lf.index % tlog.TileWidth * 32
 		if uint64(len(t)) < at+32 || !bytes.Equal(t[at:at+32], lf.hash) {
 			fs.event(TreeLeaf, b.Seq, lf.id.String(), "the tree's leaf %d is not this event's", lf.index)
 		}
+	}
+}
+
+// damaged notes a batch whose events do not match it: the trail index
+// cannot be rebuilt from there on.
+func (l *leafCheck) damaged(b *integrity.Batch) {
+	if first, ok := l.first[b.Seq]; ok {
+		l.stop = min(l.stop, first)
 	}
 }
 

@@ -5,12 +5,14 @@ import (
 	"context"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 
 	"function/archive/format"
+	"function/shared/pgdb"
 	"function/shared/tlog"
 )
 
@@ -19,16 +21,33 @@ import (
 // that the tree reaches it, and that the stored tree hashes to its root.
 // Over the whole log every checkpoint is checked by rebuilding the tree
 // from its leaves; in a scope, the newest (with its consistency with the
-// one before), and every leaf of the scope by its inclusion proof. It
-// returns the number of checkpoints checked.
-func (v *Verifier) tree(ctx context.Context, whole bool, leaves []leaf, keys []versions, fs *findings) (int, error) {
-	cps, err := v.treeCheckpoints(ctx, whole)
+// one before), and every leaf of the scope by its inclusion proof. In a
+// correlation scope those are the trail's events, checked against the
+// trail index too (§9). It returns the number of checkpoints checked, and
+// in a correlation scope the trail.
+func (v *Verifier) tree(ctx context.Context, s Scope, found chained, keys []versions, fs *findings) (int, *Trail, error) {
+	whole := s == Scope{}
+	var t *Trail
+	if s.CorrelationID != "" {
+		t = &Trail{CorrelationID: s.CorrelationID, Pending: len(found.trail)}
+	}
+	var cps []tlog.Checkpoint
+	var anchor trailAnchor
+	// One snapshot: the stored trail index is the newest checkpoint's.
+	err := pgx.BeginTxFunc(ctx, v.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		if cps, err = v.treeCheckpoints(ctx, tx, whole); err != nil || len(cps) == 0 || t == nil {
+			return err
+		}
+		anchor = readTrailAnchor(ctx, tx, cps[len(cps)-1], s.CorrelationID)
+		return nil
+	})
 	if err != nil || len(cps) == 0 {
-		return 0, err
+		return 0, t, err
 	}
 	verifiers, err := v.noteVerifiers(ctx, cps[0], keys, fs)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	origin := tlog.Origin(cps[0].Note)
 	for _, cp := range cps {
@@ -41,24 +60,46 @@ func (v *Verifier) tree(ctx context.Context, whole bool, leaves []leaf, keys []v
 		}
 	}
 	if err := v.published(ctx, cps, whole, fs); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if err := v.witnessed(ctx, fs); err != nil {
-		return 0, err
+		return 0, nil, err
+	}
+	if err := v.ledgerReachesTree(ctx, fs); err != nil {
+		return 0, nil, err
 	}
 	var size uint64
 	if err := v.pool.QueryRow(ctx, `SELECT size FROM audit.tree_head`).Scan(&size); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	newest := cps[len(cps)-1]
 	if size < newest.Size {
 		fs.object(TreeTruncated, format.TreeCheckpointKey(newest.Size), "the tree holds %d leaves; checkpoint %d was signed", size, newest.Size)
-		return len(cps), nil
+		return len(cps), t, nil
 	}
 	if whole {
-		return len(cps), v.rebuild(ctx, cps, fs)
+		return len(cps), nil, v.rebuild(ctx, cps, fs)
 	}
-	return len(cps), v.included(ctx, cps, leaves, fs)
+	leaves := found.leaves
+	if t != nil {
+		if t, leaves, err = v.checkTrail(ctx, newest, s.CorrelationID, anchor, found.trail, fs); err != nil {
+			return 0, nil, err
+		}
+	}
+	return len(cps), t, v.included(ctx, cps, leaves, fs)
+}
+
+// ledgerReachesTree reports ledger batches the tree holds that the ledger
+// no longer has: its newest batches deleted.
+func (v *Verifier) ledgerReachesTree(ctx context.Context, fs *findings) error {
+	var tree, ledger int64
+	if err := v.pool.QueryRow(ctx, `SELECT (SELECT seq FROM audit.tree_head), (SELECT coalesce(max(seq), 0) FROM audit.ledger)`).Scan(&tree, &ledger); err != nil {
+		return err
+	}
+	if ledger < tree {
+		fs.batch(LedgerTruncated, ledger+1, "the tree holds ledger batches %d to %d, which the ledger no longer has: deleted", ledger+1, tree)
+	}
+	return nil
 }
 
 // witnessed checks the newest checkpoint's cosignatures against the
@@ -80,13 +121,13 @@ func (v *Verifier) witnessed(ctx context.Context, fs *findings) error {
 }
 
 // treeCheckpoints are the stored checkpoints: all, or the newest two.
-func (v *Verifier) treeCheckpoints(ctx context.Context, whole bool) ([]tlog.Checkpoint, error) {
+func (v *Verifier) treeCheckpoints(ctx context.Context, q pgdb.Querier, whole bool) ([]tlog.Checkpoint, error) {
 	if whole {
-		return tlog.Checkpoints(ctx, v.pool, 0, 1<<62)
+		return tlog.Checkpoints(ctx, q, 0, 1<<62)
 	}
 	// The log's own notes: witnesses' cosignatures are checked apart
 	// (witnessed), and the bucket's numbered objects hold the notes alone.
-	return tlog.Newest(ctx, v.pool, 2)
+	return tlog.Newest(ctx, q, 2)
 }
 
 // noteVerifiers are note verifiers for the checkpoints' origin, one per

@@ -63,15 +63,24 @@ func Offline(src Source) *Verifier { return &Verifier{objs: newObjects(src)} }
 func (v *Verifier) Verify(ctx context.Context, s Scope) (Report, error) {
 	rep := Report{Findings: []Finding{}}
 	var fs findings
-	var used []ColdPart
-	var leaves []leaf
+	var found chained
 	if v.pool != nil {
-		chainFindings, parts, checked, scoped, err := chain(ctx, v.pool, s, v.cold)
-		if err != nil {
+		var rebuild *trailRebuild
+		if v.objs != nil && s == (Scope{}) {
+			var err error
+			if rebuild, err = newTrailRebuild(ctx, v.pool); err != nil {
+				return rep, err
+			}
+		}
+		var err error
+		if found, err = chain(ctx, v.pool, s, v.cold, rebuild); err != nil {
 			return rep, err
 		}
-		fs = append(fs, chainFindings...)
-		used, rep.EventsChecked, leaves = parts, checked, scoped
+		fs = append(fs, found.findings...)
+		rep.EventsChecked = found.checked
+		if rebuild != nil {
+			rebuild.finish(&fs)
+		}
 	}
 	if v.objs != nil {
 		signed, err := v.objs.list(ctx)
@@ -84,8 +93,8 @@ func (v *Verifier) Verify(ctx context.Context, s Scope) (Report, error) {
 		}
 		rep.Manifests = len(manifests)
 		if v.pool != nil {
-			rep.Parts = len(used)
-			listed(manifests, used, &fs)
+			rep.Parts = len(found.parts)
+			listed(manifests, found.parts, &fs)
 			if err := v.chainEnd(ctx, manifests, &fs); err != nil {
 				return rep, err
 			}
@@ -110,11 +119,11 @@ func (v *Verifier) Verify(ctx context.Context, s Scope) (Report, error) {
 			}
 		}
 		if v.pool != nil {
-			n, err := v.tree(ctx, s == Scope{}, leaves, signed.keys, &fs)
+			n, t, err := v.tree(ctx, s, found, signed.keys, &fs)
 			if err != nil {
 				return rep, err
 			}
-			rep.TreeCheckpoints = n
+			rep.TreeCheckpoints, rep.Trail = n, t
 		}
 		if v.pool == nil {
 			if rep.TreeCheckpoints, err = v.treeOffline(ctx, signed.keys, &fs); err != nil {
@@ -127,6 +136,11 @@ func (v *Verifier) Verify(ctx context.Context, s Scope) (Report, error) {
 		}
 	}
 	rep.add(fs...)
+	ids := map[string]bool{}
+	for _, e := range found.trail {
+		ids[e.id.String()] = true
+	}
+	rep.markTrail(ids)
 	return rep, nil
 }
 

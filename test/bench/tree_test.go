@@ -42,7 +42,7 @@ func benchTree(b testing.TB, e *archivetest.Env) treeFigures {
 	require.NoError(b, err)
 	pub.Retention = 24 * time.Hour
 	t0 := time.Now()
-	head, err := tlog.CatchUp(ctx, e.Pool)
+	head, err := tlog.CatchUp(ctx, e.Pool, pub.Signer)
 	require.NoError(b, err)
 	f.leaves, f.integrateRate = head.Size, float64(head.Size)/time.Since(t0).Seconds()
 	t0 = time.Now()
