@@ -171,10 +171,10 @@ func chain(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Cold, rebu
 // spanOrder calls apply for each span in chain order, as soon as it and
 // every span before it are done.
 type spanOrder struct {
-	mu    sync.Mutex
+	mu       sync.Mutex
 	finished []bool
-	next  int
-	apply func(int)
+	next     int
+	apply    func(int)
 }
 
 func newSpanOrder(n int, apply func(int)) *spanOrder {
