@@ -24,9 +24,10 @@ const publishLock = 0x7075626c // "publ"
 // uploads is how many objects the publisher sends at once.
 const uploads = 8
 
-// Publisher integrates new ledger batches, signs a checkpoint when the tree
-// has grown, and publishes the checkpoints and the full tiles to the
-// bucket: tiles first, so a published checkpoint's tiles are there.
+// Publisher integrates new ledger batches (each integration signs its
+// checkpoint), has witnesses cosign the newest, and publishes the
+// checkpoints and the full tiles to the bucket: tiles first, so a
+// published checkpoint's tiles are there.
 type Publisher struct {
 	Pool   *pgxpool.Pool
 	Signer *Signer
@@ -62,8 +63,8 @@ type Publisher struct {
 	keyLocked time.Time                // how long this process has locked the public key
 }
 
-// Step brings the tree up to the ledger, signs its checkpoint if it grew
-// and publishes what is not yet in the bucket. It returns the head.
+// Step brings the tree up to the ledger, with its checkpoints, and
+// publishes what is not yet in the bucket. It returns the head.
 func (p *Publisher) Step(ctx context.Context) (Head, error) {
 	head, err := CatchUp(ctx, p.Pool, p.Signer)
 	if err != nil || head.Size == 0 {

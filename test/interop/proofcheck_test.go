@@ -1,16 +1,21 @@
 package interop
 
 // This file checks a proof as a third party would: it imports only the Go
-// standard library and the C2SP/RFC 6962 libraries, none of auditfn.
+// standard library and the C2SP/RFC 6962 libraries, none of auditfn; the
+// trail index proof it folds by hand, from docs/integrity.md §9.
 
 import (
 	"bufio"
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/gowebpki/jcs"
 	"github.com/transparency-dev/formats/log"
@@ -53,17 +58,74 @@ func checkWithStandardLibraries(text, eventHash []byte, origin string, pub ed255
 	return cp.Size, p.Checkpoint, nil
 }
 
+// bundleTrail is a bundle header's trail (docs/integrity.md §8–§9).
+type bundleTrail struct {
+	CorrelationID string `json:"correlationId"`
+	Entry         *struct {
+		Count   uint64 `json:"count"`
+		Last    uint64 `json:"last"`
+		Rolling string `json:"rolling"`
+	} `json:"entry"`
+	Proof struct {
+		SideNodes [][]byte `json:"sideNodes"`
+		OtherLeaf []byte   `json:"otherLeaf"`
+	} `json:"proof"`
+}
+
+// trailRoot folds a trail entry's proof up to the index root, as
+// docs/integrity.md §9 defines it: a leaf SHA-256(0x00 ‖ path ‖ value),
+// inner nodes SHA-256(0x01 ‖ left ‖ right), the path's bit at each depth
+// (most significant first) saying which side the node so far is on.
+func trailRoot(t bundleTrail) ([]byte, error) {
+	path := sha256.Sum256([]byte(t.CorrelationID))
+	var node []byte
+	switch {
+	case t.Entry != nil:
+		rolling, err := hex.DecodeString(t.Entry.Rolling)
+		if err != nil {
+			return nil, err
+		}
+		value := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, t.Entry.Count), t.Entry.Last)
+		leaf := sha256.Sum256(append(append(append([]byte{0}, path[:]...), value...), rolling...))
+		node = leaf[:]
+	case t.Proof.OtherLeaf != nil:
+		if bytes.Equal(t.Proof.OtherLeaf[1:33], path[:]) {
+			return nil, fmt.Errorf("the other leaf is this trail's")
+		}
+		leaf := sha256.Sum256(t.Proof.OtherLeaf)
+		node = leaf[:]
+	default:
+		node = make([]byte, 32)
+	}
+	for i, side := range t.Proof.SideNodes {
+		depth := len(t.Proof.SideNodes) - 1 - i
+		var h [32]byte
+		if path[depth/8]>>(7-depth%8)&1 == 0 {
+			h = sha256.Sum256(append(append([]byte{1}, node...), side...))
+		} else {
+			h = sha256.Sum256(append(append([]byte{1}, side...), node...))
+		}
+		node = h[:]
+	}
+	return node, nil
+}
+
 // checkBundleWithStandardLibraries checks an export bundle
 // (docs/integrity.md §8): its checkpoint is signed by pub under origin, and
 // each event, canonicalised with RFC 8785 and hashed, is at its index by its
-// proof. It returns the number of events, and fails on a missing end line.
+// proof. With a trail, its entry's proof leads to the checkpoint's trail
+// index root and the events make that entry: the bundle is the whole
+// trail. It returns the number of events, and fails on a missing end line.
 func checkBundleWithStandardLibraries(b []byte, origin string, pub ed25519.PublicKey) (int, error) {
 	s := bufio.NewScanner(bytes.NewReader(b))
 	s.Buffer(nil, 4<<20)
 	if !s.Scan() {
 		return 0, fmt.Errorf("no header")
 	}
-	var header struct{ Checkpoint string }
+	var header struct {
+		Checkpoint string
+		Trail      *bundleTrail
+	}
 	if err := json.Unmarshal(s.Bytes(), &header); err != nil {
 		return 0, err
 	}
@@ -75,10 +137,20 @@ func checkBundleWithStandardLibraries(b []byte, origin string, pub ed25519.Publi
 	if err != nil {
 		return 0, err
 	}
-	cp, _, _, err := log.ParseCheckpoint([]byte(header.Checkpoint), origin, v)
+	cp, extensions, _, err := log.ParseCheckpoint([]byte(header.Checkpoint), origin, v)
 	if err != nil {
 		return 0, fmt.Errorf("checkpoint: %w", err)
 	}
+	if header.Trail != nil {
+		root, err := trailRoot(*header.Trail)
+		if err != nil {
+			return 0, err
+		}
+		if !strings.Contains(string(extensions), "auditfn-trails "+base64.StdEncoding.EncodeToString(root)+"\n") {
+			return 0, fmt.Errorf("the trail's proof does not lead to the checkpoint's trail index root")
+		}
+	}
+	var trail []trailLeaf
 	n := 0
 	for s.Scan() {
 		var line struct {
@@ -91,7 +163,7 @@ func checkBundleWithStandardLibraries(b []byte, origin string, pub ed25519.Publi
 			return n, err
 		}
 		if line.End {
-			return n, nil
+			return n, checkTrail(header.Trail, trail)
 		}
 		canon, err := jcs.Transform(line.Event)
 		if err != nil {
@@ -101,7 +173,39 @@ func checkBundleWithStandardLibraries(b []byte, origin string, pub ed25519.Publi
 		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, line.Index, cp.Size, leafHash(h[:]), line.Proof, cp.Hash); err != nil {
 			return n, fmt.Errorf("event %s at %d: %w", hex.EncodeToString(h[:]), line.Index, err)
 		}
+		trail = append(trail, trailLeaf{line.Index, h})
 		n++
 	}
 	return n, fmt.Errorf("no end line: truncated")
+}
+
+// trailLeaf is a bundle event's leaf index and event hash.
+type trailLeaf struct {
+	index uint64
+	hash  [32]byte
+}
+
+// checkTrail compares the bundle's events (leaf index, event hash) with
+// the trail entry: count, newest leaf and the rolling hash in leaf order.
+func checkTrail(t *bundleTrail, events []trailLeaf) error {
+	if t == nil {
+		return nil
+	}
+	sort.Slice(events, func(i, j int) bool { return events[i].index < events[j].index })
+	rolling := make([]byte, 32)
+	var last uint64
+	for _, e := range events {
+		r := sha256.Sum256(append(rolling, e.hash[:]...))
+		rolling, last = r[:], e.index
+	}
+	if t.Entry == nil {
+		if len(events) > 0 {
+			return fmt.Errorf("the index holds no trail for %s, the bundle %d events", t.CorrelationID, len(events))
+		}
+		return nil
+	}
+	if t.Entry.Count != uint64(len(events)) || t.Entry.Last != last || t.Entry.Rolling != hex.EncodeToString(rolling) {
+		return fmt.Errorf("the bundle holds %d events of %s; the checkpoint commits to %d", len(events), t.CorrelationID, t.Entry.Count)
+	}
+	return nil
 }
