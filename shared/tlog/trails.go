@@ -110,51 +110,70 @@ func (n *nodes) Delete(digest []byte) error {
 func (n *nodes) Len() (int, error) { return 0, errors.ErrUnsupported }
 func (n *nodes) ClearAll() error   { return errors.ErrUnsupported }
 
-// flush writes what the trie committed.
+// flush writes what the trie committed: through a temporary table by
+// COPY, which takes a tenth of the time of binding the arrays.
 func (n *nodes) flush(ctx context.Context, tx pgx.Tx) error {
-	var del, digests, values [][]byte
+	rows := make([][]any, 0, len(n.set)+len(n.del))
 	for d := range n.del {
-		del = append(del, []byte(d))
+		rows = append(rows, []any{[]byte(d), nil})
 	}
 	for d, v := range n.set {
-		digests, values = append(digests, []byte(d)), append(values, v)
+		rows = append(rows, []any{[]byte(d), v})
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM audit.trail_nodes WHERE digest = ANY($1)`, del); err != nil {
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS trail_flush (digest bytea, node bytea) ON COMMIT DELETE ROWS`); err != nil {
+		return fmt.Errorf("trail index: %w", err)
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"trail_flush"}, []string{"digest", "node"}, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("trail index: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM audit.trail_nodes t USING trail_flush f WHERE f.node IS NULL AND t.digest = f.digest`); err != nil {
 		return fmt.Errorf("trail index: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO audit.trail_nodes (digest, node)
-		SELECT * FROM unnest($1::bytea[], $2::bytea[]) ON CONFLICT DO NOTHING`, digests, values); err != nil {
+		SELECT digest, node FROM trail_flush WHERE node IS NOT NULL ON CONFLICT DO NOTHING`); err != nil {
 		return fmt.Errorf("trail index: %w", err)
 	}
 	return nil
 }
 
 // cache keeps nodes read or written across transactions. Nodes are
-// addressed by their digest, so a cached one is never stale; the cache is
-// emptied when full rather than tracked.
-var cache = &nodeCache{m: map[string][]byte{}}
+// addressed by their digest, so a cached one is never stale. Two
+// generations bound it: when the newer is full it becomes the older and
+// the oldest is dropped; a node found in the older moves to the newer, so
+// the nodes near the root, on every path, stay.
+var cache = &nodeCache{cur: map[string][]byte{}}
 
-const cacheNodes = 1 << 18
+const cacheNodes = 1 << 19 // per generation; a node is about 100 bytes
 
 type nodeCache struct {
-	mu sync.Mutex
-	m  map[string][]byte
+	mu       sync.Mutex
+	cur, old map[string][]byte
 }
 
 func (c *nodeCache) get(d []byte) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v, ok := c.m[string(d)]
+	if v, ok := c.cur[string(d)]; ok {
+		return v, true
+	}
+	v, ok := c.old[string(d)]
+	if ok {
+		c.putLocked(d, v)
+	}
 	return v, ok
 }
 
 func (c *nodeCache) put(d, v []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.m) >= cacheNodes {
-		clear(c.m)
+	c.putLocked(d, v)
+}
+
+func (c *nodeCache) putLocked(d, v []byte) {
+	if len(c.cur) >= cacheNodes {
+		c.old, c.cur = c.cur, make(map[string][]byte, cacheNodes)
 	}
-	c.m[string(d)] = v
+	c.cur[string(d)] = v
 }
 
 // trailUpdate is one event added to the map: its correlation id, leaf and

@@ -123,12 +123,19 @@ func chain(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Cold, rebu
 		mode = leavesKept
 	}
 	checkers := make([]*checker, len(spans))
-	inOrder := newSpanOrder(len(spans), func(i int) {
-		if rebuild != nil {
-			rebuild.span(checkers[i].tree.updates, checkers[i].tree.stop)
+	// The index is rebuilt beside the spans' checks, in chain order.
+	rebuilt := make(chan *leafCheck, runtime.GOMAXPROCS(0))
+	rebuilding := make(chan struct{})
+	go func() {
+		defer close(rebuilding)
+		for l := range rebuilt {
+			if rebuild != nil {
+				rebuild.span(l.updates, l.stop)
+			}
+			l.updates = nil
 		}
-		checkers[i].tree.updates = nil
-	})
+	}()
+	inOrder := newSpanOrder(len(spans), func(i int) { rebuilt <- checkers[i].tree })
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, sp := range spans {
@@ -138,7 +145,7 @@ func chain(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Cold, rebu
 			hi := sort.Search(len(seqs), func(j int) bool { return seqs[j] > sp.through })
 			spanSeqs = seqs[lo:hi:hi]
 		}
-		checkers[i] = newChecker(sp, spanSeqs, &leafCheck{head: head, mode: mode, stop: math.MaxUint64})
+		checkers[i] = newChecker(sp, spanSeqs, &leafCheck{head: head, mode: mode, indexing: rebuild != nil, stop: math.MaxUint64})
 		checkers[i].trailID = s.CorrelationID
 		g.Go(func() error {
 			var archivedEvents []checked
@@ -156,7 +163,10 @@ func chain(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Cold, rebu
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	close(rebuilt)
+	<-rebuilding
+	if err != nil {
 		return out, err
 	}
 	for _, c := range checkers {

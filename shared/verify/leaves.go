@@ -39,13 +39,14 @@ const (
 // leafCheck checks, for one span, that each batch's events sit in the tree
 // where tree_batches puts them (docs/integrity.md §7).
 type leafCheck struct {
-	head    int64             // the last batch the tree holds
-	mode    leafMode          //
-	first   map[int64]uint64  // the span's batches' first leaves
-	tiles   map[uint64][]byte // leavesCompared: the span's level-0 tiles
-	leaves  []leaf            // leavesKept
-	updates []trailUpdate     // leavesCompared: the intact leaves, in order
-	stop    uint64            // leavesCompared: the first leaf of a damaged batch
+	head     int64             // the last batch the tree holds
+	mode     leafMode
+	first    map[int64]uint64  // the span's batches' first leaves
+	tiles    map[uint64][]byte // leavesCompared: the span's level-0 tiles
+	leaves   []leaf            // leavesKept
+	indexing bool              // leavesCompared: keep the intact leaves for the index rebuild
+	updates  []trailUpdate     // in order
+	stop     uint64            // leavesCompared: the first leaf of a damaged batch
 }
 
 // load reads the tree's places of batches, and when comparing their
@@ -98,7 +99,9 @@ func (l *leafCheck) batch(b, prev *integrity.Batch, ids []uuid.UUID, hashes [][]
 			l.leaves = append(l.leaves, lf)
 			continue
 		}
-		l.updates = append(l.updates, trailUpdate{leaf: lf.index, corr: corrs[i], hash: [32]byte(h)})
+		if l.indexing {
+			l.updates = append(l.updates, trailUpdate{leaf: lf.index, corr: corrs[i], hash: [32]byte(h)})
+		}
 		t := l.tiles[lf.index/tlog.TileWidth]
 		at := lf.index % tlog.TileWidth * 32
 		if uint64(len(t)) < at+32 || !bytes.Equal(t[at:at+32], lf.hash) {

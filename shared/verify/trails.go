@@ -14,7 +14,6 @@ import (
 
 	"function/archive/format"
 	"function/shared/integrity"
-	"function/shared/pgdb"
 	"function/shared/tlog"
 	"function/shared/trail"
 )
@@ -68,11 +67,7 @@ type trailRebuild struct {
 	fs      findings
 }
 
-func newTrailRebuild(ctx context.Context, q pgdb.Querier) (*trailRebuild, error) {
-	all, err := tlog.Checkpoints(ctx, q, 0, 1<<62)
-	if err != nil {
-		return nil, err
-	}
+func newTrailRebuild(all []tlog.Checkpoint) *trailRebuild {
 	r := &trailRebuild{m: trail.Open(simplemap.NewSimpleMap(), nil), entries: map[string]trail.Entry{}, dirty: map[string]bool{}}
 	for _, cp := range all {
 		root, err := tlog.TrailsRoot(cp.Note)
@@ -85,7 +80,7 @@ func newTrailRebuild(ctx context.Context, q pgdb.Querier) (*trailRebuild, error)
 		}
 		r.cps, r.roots = append(r.cps, cp), append(r.roots, root)
 	}
-	return r, nil
+	return r
 }
 
 // span applies one span's intact leaves; stop is its first damaged leaf.

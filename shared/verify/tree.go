@@ -25,25 +25,15 @@ import (
 // correlation scope those are the trail's events, checked against the
 // trail index too (§9). It returns the number of checkpoints checked, and
 // in a correlation scope the trail.
-func (v *Verifier) tree(ctx context.Context, s Scope, found chained, keys []versions, fs *findings) (int, *Trail, error) {
+func (v *Verifier) tree(ctx context.Context, s Scope, a treeAnchor, found chained, keys []versions, fs *findings) (int, *Trail, error) {
 	whole := s == Scope{}
 	var t *Trail
 	if s.CorrelationID != "" {
 		t = &Trail{CorrelationID: s.CorrelationID, Pending: len(found.trail)}
 	}
-	var cps []tlog.Checkpoint
-	var anchor trailAnchor
-	// One snapshot: the stored trail index is the newest checkpoint's.
-	err := pgx.BeginTxFunc(ctx, v.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var err error
-		if cps, err = v.treeCheckpoints(ctx, tx, whole); err != nil || len(cps) == 0 || t == nil {
-			return err
-		}
-		anchor = readTrailAnchor(ctx, tx, cps[len(cps)-1], s.CorrelationID)
-		return nil
-	})
-	if err != nil || len(cps) == 0 {
-		return 0, t, err
+	cps := a.cps
+	if len(cps) == 0 {
+		return 0, t, nil
 	}
 	verifiers, err := v.noteVerifiers(ctx, cps[0], keys, fs)
 	if err != nil {
@@ -82,11 +72,34 @@ func (v *Verifier) tree(ctx context.Context, s Scope, found chained, keys []vers
 	}
 	leaves := found.leaves
 	if t != nil {
-		if t, leaves, err = v.checkTrail(ctx, newest, s.CorrelationID, anchor, found.trail, fs); err != nil {
+		if t, leaves, err = v.checkTrail(ctx, newest, s.CorrelationID, a.trail, found.trail, fs); err != nil {
 			return 0, nil, err
 		}
 	}
 	return len(cps), t, v.included(ctx, cps, leaves, fs)
+}
+
+// treeAnchor is what the tree's checks hold the events against: the
+// stored checkpoints (all, or the newest two) and, in a correlation scope,
+// the newest one's trail entry, read in one snapshot (the stored trail
+// index is the newest checkpoint's) before the events are, so that every
+// event a checkpoint covers is there to be found.
+type treeAnchor struct {
+	cps   []tlog.Checkpoint
+	trail trailAnchor
+}
+
+func (v *Verifier) readAnchor(ctx context.Context, s Scope) (treeAnchor, error) {
+	var a treeAnchor
+	err := pgx.BeginTxFunc(ctx, v.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		if a.cps, err = v.treeCheckpoints(ctx, tx, s == Scope{}); err != nil || len(a.cps) == 0 || s.CorrelationID == "" {
+			return err
+		}
+		a.trail = readTrailAnchor(ctx, tx, a.cps[len(a.cps)-1], s.CorrelationID)
+		return nil
+	})
+	return a, err
 }
 
 // ledgerReachesTree reports ledger batches the tree holds that the ledger

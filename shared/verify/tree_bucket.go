@@ -21,12 +21,19 @@ import (
 // differ); in a scope, the bucket's newest checkpoint and the versions of
 // the database's newest.
 func (v *Verifier) published(ctx context.Context, cps []tlog.Checkpoint, whole bool, fs *findings) error {
+	// Those signed since cps was read (the verify held the events against
+	// cps) are the database's too, and may be in the bucket already.
+	later, err := tlog.Checkpoints(ctx, v.pool, cps[len(cps)-1].Size, 1<<62)
+	if err != nil {
+		return err
+	}
+	cps = append(cps[:len(cps):len(cps)], later...)
 	newest := cps[len(cps)-1]
 	notes := make(map[uint64][]byte, len(cps))
 	for _, cp := range cps {
 		notes[cp.Size] = cp.Note
 	}
-	prefix := format.TreeCheckpointKey(newest.Size)
+	prefix := format.TreeCheckpointKey(cps[len(cps)-1-len(later)].Size)
 	if whole {
 		prefix = format.TreePrefix + "checkpoints/"
 	} else {

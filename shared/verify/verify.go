@@ -64,12 +64,16 @@ func (v *Verifier) Verify(ctx context.Context, s Scope) (Report, error) {
 	rep := Report{Findings: []Finding{}}
 	var fs findings
 	var found chained
+	var anchor treeAnchor
 	if v.pool != nil {
 		var rebuild *trailRebuild
-		if v.objs != nil && s == (Scope{}) {
+		if v.objs != nil {
 			var err error
-			if rebuild, err = newTrailRebuild(ctx, v.pool); err != nil {
+			if anchor, err = v.readAnchor(ctx, s); err != nil {
 				return rep, err
+			}
+			if s == (Scope{}) {
+				rebuild = newTrailRebuild(anchor.cps)
 			}
 		}
 		var err error
@@ -119,7 +123,7 @@ func (v *Verifier) Verify(ctx context.Context, s Scope) (Report, error) {
 			}
 		}
 		if v.pool != nil {
-			n, t, err := v.tree(ctx, s, found, signed.keys, &fs)
+			n, t, err := v.tree(ctx, s, anchor, found, signed.keys, &fs)
 			if err != nil {
 				return rep, err
 			}

@@ -286,7 +286,7 @@ var runbookChecks = map[string]func(evs []seeded) []string{
 		}
 		return out
 	},
-	"verify-flow": func([]seeded) []string { return []string{tsv("true", "0")} },
+	"verify-flow": func([]seeded) []string { return []string{tsv("true", "true", "0")} },
 	"gate-failures": func(evs []seeded) []string {
 		var out []string
 		for _, e := range sortedBy(evs, true) {
