@@ -40,7 +40,7 @@ const (
 // where tree_batches puts them (docs/integrity.md §7).
 type leafCheck struct {
 	head     int64             // the last batch the tree holds
-	mode     leafMode
+	mode     leafMode          // what to do with an intact batch
 	first    map[int64]uint64  // the span's batches' first leaves
 	tiles    map[uint64][]byte // leavesCompared: the span's level-0 tiles
 	leaves   []leaf            // leavesKept
