@@ -149,14 +149,17 @@ func checkTrails(ctx context.Context, tx pgx.Tx, root []byte) error {
 	return nil
 }
 
-// storeCheckpoint signs and stores head's checkpoint.
+// storeCheckpoint signs and stores head's checkpoint. A size already
+// signed keeps its checkpoint: an installation upgraded from before the
+// index indexes its old batches without growing the tree, and its trails
+// are anchored from the next checkpoint on.
 func storeCheckpoint(ctx context.Context, tx pgx.Tx, signer *Signer, head Head) error {
 	cp, err := signer.Checkpoint(head, time.Now())
 	if err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO audit.tree_checkpoints (size, root, note, signed_at)
-		VALUES ($1, $2, $3, $4)`, cp.Size, cp.Root, cp.Note, cp.SignedAt); err != nil {
+		VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING`, cp.Size, cp.Root, cp.Note, cp.SignedAt); err != nil {
 		return fmt.Errorf("store checkpoint: %w", err)
 	}
 	return nil
