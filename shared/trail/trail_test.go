@@ -111,3 +111,13 @@ func TestTheRootLineRoundTrips(t *testing.T) {
 	_, err = trail.Decode([]byte{1, 2})
 	assert.Error(t, err)
 }
+
+func TestAMalformedProofIsRefused(t *testing.T) {
+	for _, other := range [][]byte{nil, {0}, {1}, {0, 1, 2}, make([]byte, 33), make([]byte, 80)} {
+		p := trail.Proof{SideNodes: [][]byte{{1}, nil, make([]byte, 64)}, OtherLeaf: other}
+		assert.Error(t, p.Verify(make([]byte, 32), "x", nil), "%x", other)
+		assert.Error(t, p.Verify(make([]byte, 32), "x", &trail.Entry{}), "%x", other)
+	}
+	tooDeep := trail.Proof{SideNodes: make([][]byte, 300)}
+	assert.Error(t, tooDeep.Verify(make([]byte, 32), "x", nil))
+}
