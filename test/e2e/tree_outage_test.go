@@ -16,6 +16,8 @@ import (
 
 	"function/archive/archivetest"
 	"function/shared/auditevent"
+	"function/shared/auditlog"
+	"function/shared/verify"
 	"function/test/fixtures"
 	"function/test/procs"
 )
@@ -148,4 +150,26 @@ func TestCheckpointsSurviveABucketOutageAndAKill(t *testing.T) {
 	require.Eventually(t, func() bool { return published() >= before }, 20*time.Second, 20*time.Millisecond,
 		"the restarted collector checkpoints what was stored before the kill")
 	require.True(t, inBucket(published()))
+
+	// Killed again and again while it integrates, indexes and signs: the
+	// tree and every trail come out whole.
+	for round := range 4 {
+		send(fmt.Sprintf("k%d", round), 10)
+		time.Sleep(time.Duration(50+round*110) * time.Millisecond)
+		col.Kill()
+		col = procs.Start(t, bin, addr, settings)
+	}
+	require.Eventually(t, func() bool { return signed() == stored() }, 20*time.Second, 20*time.Millisecond)
+	log, err := auditlog.Open(ctx, e.Pool, e.Settings())
+	require.NoError(t, err)
+	rep, err := log.Verify(ctx, verify.Scope{})
+	require.NoError(t, err)
+	require.Empty(t, rep.Findings, "the index rebuilt from the events is every checkpoint's")
+	for _, id := range []string{"rr-outage-a-0", "rr-outage-c-9", "rr-outage-k3-9"} {
+		rep, err := log.Verify(ctx, verify.Scope{CorrelationID: id})
+		require.NoError(t, err)
+		require.Empty(t, rep.Findings, id)
+		require.True(t, rep.Trail.Complete, id)
+		require.Equal(t, len(fixtures.FlowTypes()), rep.Trail.Events, id)
+	}
 }
