@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	sumdb "golang.org/x/mod/sumdb/note"
 
+	"function/shared/auditstore"
 	"function/shared/tlog"
 	"function/shared/trail"
 	"function/test/fixtures"
@@ -118,16 +119,22 @@ func TestEveryCheckpointCommitsToTheTrailsOfItsEvents(t *testing.T) {
 	require.NoError(t, p.Verify(root, "rr-none", nil))
 }
 
+// integrated is a database of flows flows, integrated and signed.
+func integrated(t *testing.T, tag string, flows int) (testenv.DB, *pgxpool.Pool, *auditstore.Writer, *tlog.Signer, tlog.Head) {
+	db, pool, w := testenv.NewWriter(t)
+	s := testSigner(t)
+	write(t, w, tag, flows)
+	head, err := tlog.CatchUp(context.Background(), pool, s)
+	require.NoError(t, err)
+	return db, pool, w, s, head
+}
+
 // The integrator does not sign an index altered in the database: neither a
 // head whose root is not the newest checkpoint's, nor a node row altered
 // under its digest.
 func TestTheIntegratorRefusesAnAlteredIndex(t *testing.T) {
-	db, pool, w := testenv.NewWriter(t)
 	ctx := context.Background()
-	s := testSigner(t)
-	write(t, w, "x", 4)
-	_, err := tlog.CatchUp(ctx, pool, s)
-	require.NoError(t, err)
+	db, pool, w, s, _ := integrated(t, "x", 4)
 	admin, err := pgx.Connect(ctx, db.AdminDSN)
 	require.NoError(t, err)
 	defer admin.Close(ctx)
@@ -161,12 +168,8 @@ func TestTheIntegratorRefusesAnAlteredIndex(t *testing.T) {
 // An installation whose tree was built before the index existed (its
 // checkpoints carry no trail line) indexes those leaves first.
 func TestATreeBuiltBeforeTheIndexIsIndexedFirst(t *testing.T) {
-	db, pool, w := testenv.NewWriter(t)
 	ctx := context.Background()
-	s := testSigner(t)
-	write(t, w, "old", 30)
-	head, err := tlog.CatchUp(ctx, pool, s)
-	require.NoError(t, err)
+	db, pool, w, s, head := integrated(t, "old", 30)
 	old, err := s.Checkpoint(tlog.Head{Size: head.Size, Root: head.Root}, time.Now())
 	require.NoError(t, err)
 	admin, err := pgx.Connect(ctx, db.AdminDSN)
