@@ -1,6 +1,7 @@
 package auditlog_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -150,6 +151,20 @@ func TestTamperingWithTheTreeIsNamed(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, kinds(rep), verify.TreeLeaf, "the event at leaf 257 is named")
 		assert.Contains(t, kinds(rep), verify.TreeAltered, "the tree no longer hashes to the checkpoints")
+	})
+
+	t.Run("a tile overwritten in the bucket", func(t *testing.T) {
+		e, log, _ := treeEnv(t)
+		key := "audit_events/_tlog/tile/0/001"
+		// A locked key can gain a version, which a reader of the key gets.
+		forged := e.Get(t, key)
+		forged[40] ^= 1
+		_, err := e.Bucket.Client(t).PutObject(ctx, e.Bucket.Name, key, bytes.NewReader(forged), int64(len(forged)), minio.PutObjectOptions{})
+		require.NoError(t, err)
+		rep, err := log.Verify(ctx, verify.Scope{})
+		require.NoError(t, err)
+		require.Equal(t, []verify.Kind{verify.TreeAltered}, kinds(rep), "%+v", rep.Findings)
+		assert.Equal(t, key, rep.Findings[0].Object)
 	})
 
 	t.Run("the tree cut below a signed checkpoint", func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 
@@ -219,4 +220,16 @@ func EachLeaf(ctx context.Context, q pgdb.Querier, size uint64, fn func([]byte) 
 		}
 	}
 	return rows.Err()
+}
+
+// EachFullTile calls fn with each full tile stored, in (level, idx) order.
+func EachFullTile(ctx context.Context, q pgdb.Querier, fn func(level, idx uint64, hashes []byte) error) error {
+	rows, err := q.Query(ctx, `SELECT level, idx, hashes FROM audit.tree_tiles WHERE length(hashes) = $1 ORDER BY level, idx`, TileWidth*hashSize)
+	if err != nil {
+		return fmt.Errorf("tree tiles: %w", err)
+	}
+	var level, idx uint64
+	var h []byte
+	_, err = pgx.ForEachRow(rows, []any{&level, &idx, &h}, func() error { return fn(level, idx, h) })
+	return err
 }

@@ -8,6 +8,7 @@ package tlog
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -49,4 +50,46 @@ func indexPath(n uint64) string {
 		groups[i], groups[j] = groups[j], groups[i]
 	}
 	return strings.Join(groups, "/")
+}
+
+// ParseTilePath is the tile at a C2SP tlog-tiles path (TilePath's form):
+// its level, index and width.
+func ParseTilePath(p string) (level, idx uint64, width int, err error) {
+	bad := fmt.Errorf("not a tile path: %q", p)
+	rest, ok := strings.CutPrefix(p, "tile/")
+	if !ok {
+		return 0, 0, 0, bad
+	}
+	width = TileWidth
+	if before, w, partial := strings.Cut(rest, ".p/"); partial {
+		n, err := strconv.Atoi(w)
+		if err != nil || n < 1 || n >= TileWidth || strconv.Itoa(n) != w {
+			return 0, 0, 0, bad
+		}
+		rest, width = before, n
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) < 2 {
+		return 0, 0, 0, bad
+	}
+	if level, err = strconv.ParseUint(parts[0], 10, 8); err != nil || strconv.FormatUint(level, 10) != parts[0] {
+		return 0, 0, 0, bad
+	}
+	for i, g := range parts[1:] {
+		if i < len(parts)-2 {
+			g, ok = strings.CutPrefix(g, "x")
+			if !ok {
+				return 0, 0, 0, bad
+			}
+		}
+		n, err := strconv.ParseUint(g, 10, 64)
+		if err != nil || len(g) != 3 || idx > (1<<63)/1000 {
+			return 0, 0, 0, bad
+		}
+		idx = idx*1000 + n
+	}
+	if TilePath(level, idx, width) != p {
+		return 0, 0, 0, bad
+	}
+	return level, idx, width, nil
 }

@@ -37,6 +37,26 @@ func TestTilePathsAreC2SP(t *testing.T) {
 	assert.Equal(t, "tile/0/000", tlog.TilePath(0, 0, 256))
 	assert.Equal(t, "tile/0/x001/x234/067", tlog.TilePath(0, 1234067, 256))
 	assert.Equal(t, "tile/2/x001/000.p/7", tlog.TilePath(2, 1000, 7))
+	for _, bad := range []string{"tile/0/1", "tile/0/x000/001", "tile/0/001.p/256", "tile/0/001.p/07", "tile/00/001", "tile/0/001/002", "x/0/000", "tile/0"} {
+		_, _, _, err := tlog.ParseTilePath(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+// ParseTilePath reads back exactly the paths TilePath writes.
+func FuzzTilePath(f *testing.F) {
+	f.Add(uint8(0), uint64(1234067), 256)
+	f.Add(uint8(2), uint64(1000), 7)
+	f.Fuzz(func(t *testing.T, level uint8, idx uint64, width int) {
+		if width < 1 || width > 256 || idx > 1<<50 {
+			return
+		}
+		p := tlog.TilePath(uint64(level), idx, width)
+		l, i, w, err := tlog.ParseTilePath(p)
+		if err != nil || l != uint64(level) || i != idx || w != width {
+			t.Fatalf("%s: %d %d %d %v", p, l, i, w, err)
+		}
+	})
 }
 
 // leaves are the event hashes of the database in ledger order.

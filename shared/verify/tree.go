@@ -68,7 +68,10 @@ func (v *Verifier) tree(ctx context.Context, s Scope, a treeAnchor, found chaine
 		return len(cps), t, nil
 	}
 	if whole {
-		return len(cps), nil, v.rebuild(ctx, cps, fs)
+		if err := v.rebuild(ctx, cps, fs); err != nil {
+			return 0, nil, err
+		}
+		return len(cps), nil, v.tilesPublished(ctx, fs)
 	}
 	leaves := found.leaves
 	if t != nil {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"function/archive/bucket"
 	"function/archive/format"
 	"function/shared/tlog"
 )
@@ -83,4 +84,45 @@ func sizeLine(note []byte) uint64 {
 	}
 	n, _ := strconv.ParseUint(lines[1], 10, 64)
 	return n
+}
+
+// tilesPublished compares every version of every full tile in the bucket
+// with the database's tile, which the rebuild checked against the signed
+// roots. By ETag (a single-part upload's MD5), so nothing but the listing
+// is read. A version that differs is a tile overwritten in the bucket (a
+// locked key can still gain a version, which readers then get); a full
+// tile the database lacks is one the tree never had.
+func (v *Verifier) tilesPublished(ctx context.Context, fs *findings) error {
+	objs, err := v.objs.src.Versions(ctx, format.TreePrefix+"tile/")
+	if err != nil {
+		return err
+	}
+	listed := map[[2]uint64][]bucket.Object{}
+	for _, o := range objs {
+		level, idx, width, err := tlog.ParseTilePath(strings.TrimPrefix(o.Key, format.TreePrefix))
+		if err != nil || width != tlog.TileWidth {
+			continue // partial tiles are not published
+		}
+		listed[[2]uint64{level, idx}] = append(listed[[2]uint64{level, idx}], o)
+	}
+	err = tlog.EachFullTile(ctx, v.pool, func(level, idx uint64, hashes []byte) error {
+		k := [2]uint64{level, idx}
+		sum := md5.Sum(hashes)
+		for _, o := range listed[k] {
+			if o.ETag != hex.EncodeToString(sum[:]) {
+				fs.object(TreeAltered, o.Key, "version %s of %s is not the tile the signed checkpoints prove", o.VersionID, o.Key)
+			}
+		}
+		delete(listed, k)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, os := range listed {
+		for _, o := range os {
+			fs.object(TreeAltered, o.Key, "the bucket holds %s (version %s), a full tile the tree does not have", o.Key, o.VersionID)
+		}
+	}
+	return nil
 }
