@@ -229,6 +229,8 @@ func TestADownloadedCopyChecksTheTree(t *testing.T) {
 	rep := check()
 	require.Empty(t, rep.Findings)
 	require.Equal(t, 2, rep.TreeCheckpoints)
+	require.Equal(t, 300, rep.EventsChecked, "the archived day")
+	assert.Equal(t, 300, rep.TreeEvents, "every archived event is at its leaf, under checkpoint 500")
 
 	tile := filepath.Join(dir, "audit_events/_tlog/tile/0/001")
 	b, err := os.ReadFile(tile)
@@ -236,9 +238,15 @@ func TestADownloadedCopyChecksTheTree(t *testing.T) {
 	b[40] ^= 1
 	require.NoError(t, os.WriteFile(tile, b, 0o644))
 	rep = check()
-	require.Len(t, rep.Findings, 1)
+	require.Len(t, rep.Findings, 2, "%+v", rep.Findings)
 	assert.Equal(t, verify.TreeAltered, rep.Findings[0].Kind, "checkpoint 500's root, from leaves 0..499")
 	assert.Equal(t, "audit_events/_tlog/checkpoints/00000000000000000500", rep.Findings[0].Object)
+	assert.Equal(t, verify.TreeLeaf, rep.Findings[1].Kind, "and the archived event at leaf 257 is not in the tree")
+	for _, r := range e.ArchivedRecords(t, archivetest.DaysAgo(10)) {
+		if r.LedgerSeq == 1 && r.LedgerPos == 257 {
+			assert.Equal(t, r.ID.String(), rep.Findings[1].EventID)
+		}
+	}
 
 	cp := filepath.Join(dir, "audit_events/_tlog/checkpoints/00000000000000000600")
 	b, err = os.ReadFile(cp)

@@ -73,6 +73,10 @@ type Report struct {
 	Checkpoints   int `json:"checkpoints"`
 	// TreeCheckpoints is how many signed tree checkpoints were checked.
 	TreeCheckpoints int `json:"treeCheckpoints"`
+	// TreeEvents is, offline, how many archived events were found at their
+	// leaves in the copy's full tiles, under a signed checkpoint; the rest
+	// lie beyond the copy's last full tile.
+	TreeEvents int `json:"treeEvents,omitempty"`
 	// Trail is, in a correlation scope, whether the trail is complete.
 	Trail    *Trail    `json:"trail,omitempty"`
 	Findings []Finding `json:"findings"`

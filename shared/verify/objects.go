@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
 
 	"function/archive/bucket"
@@ -241,7 +242,10 @@ const maxEventFindings = 100
 // hot, every row must also sit at the ledger position hot gives it, in
 // order, and the digest is implied by that. It returns how many events it
 // read.
-func (o *objects) part(ctx context.Context, day string, p format.ManifestPart, hot Ledger, fs *findings) (int, error) {
+//
+// Without a hot ledger, the rows' places are appended to keep (when not
+// nil), for the tree's offline check.
+func (o *objects) part(ctx context.Context, day string, p format.ManifestPart, hot Ledger, keep *[]placed, fs *findings) (int, error) {
 	f, got, err := o.src.Open(ctx, p.Key, p.VersionID)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -268,6 +272,9 @@ func (o *objects) part(ctx context.Context, day string, p format.ManifestPart, h
 		return int(c.stats.Rows), nil
 	}
 	c.totals(hot == nil)
+	if keep != nil {
+		*keep = append(*keep, c.placed...)
+	}
 	return int(c.stats.Rows), nil
 }
 
@@ -282,11 +289,13 @@ type partCheck struct {
 	noted  int      // per-event findings so far
 }
 
-// placed is where a row sits in the chain, and its hash.
+// placed is where a row sits in the chain, and its hash (and, from a
+// part, its id).
 type placed struct {
 	seq  int64
 	pos  int32
 	hash []byte
+	id   uuid.UUID
 }
 
 func byPlace(a, b placed) int { return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(a.pos, b.pos)) }
@@ -401,7 +410,7 @@ func (c *partCheck) rows(ctx context.Context, f File, hot Ledger) error {
 			r := &ch.recs[i]
 			c.row(r, ch.ok[i])
 			if hot == nil {
-				c.placed = append(c.placed, placed{r.LedgerSeq, r.LedgerPos, r.Hash})
+				c.placed = append(c.placed, placed{r.LedgerSeq, r.LedgerPos, r.Hash, r.ID})
 				continue
 			}
 			e, ok := next()
@@ -442,7 +451,7 @@ func sendLedger(ctx context.Context, hot Ledger, out chan<- []placed) error {
 		}
 	}
 	err := hot(ctx, func(seq int64, pos int32, hash []byte) error {
-		if chunk = append(chunk, placed{seq, pos, hash}); len(chunk) == cap(chunk) {
+		if chunk = append(chunk, placed{seq: seq, pos: pos, hash: hash}); len(chunk) == cap(chunk) {
 			return send()
 		}
 		return nil

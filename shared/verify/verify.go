@@ -65,6 +65,7 @@ func (v *Verifier) Verify(ctx context.Context, s Scope) (Report, error) {
 	var fs findings
 	var found chained
 	var anchor treeAnchor
+	var archived []placed // offline: every archived event's place, for the tree
 	if v.pool != nil {
 		var rebuild *trailRebuild
 		if v.objs != nil {
@@ -106,7 +107,7 @@ func (v *Verifier) Verify(ctx context.Context, s Scope) (Report, error) {
 			if err := v.objs.unlisted(ctx, manifests, &fs); err != nil {
 				return rep, err
 			}
-			n, parts, err := v.allParts(ctx, manifests, &fs)
+			n, parts, err := v.allParts(ctx, manifests, &archived, &fs)
 			if err != nil {
 				return rep, err
 			}
@@ -130,7 +131,7 @@ func (v *Verifier) Verify(ctx context.Context, s Scope) (Report, error) {
 			rep.TreeCheckpoints, rep.Trail = n, t
 		}
 		if v.pool == nil {
-			if rep.TreeCheckpoints, err = v.treeOffline(ctx, signed.keys, &fs); err != nil {
+			if rep.TreeCheckpoints, rep.TreeEvents, err = v.treeOffline(ctx, signed.keys, archived, &fs); err != nil {
 				return rep, err
 			}
 		}
@@ -149,8 +150,8 @@ func (v *Verifier) Verify(ctx context.Context, s Scope) (Report, error) {
 }
 
 // allParts checks every part the manifests list, once each, and that every
-// later manifest lists it as the first did.
-func (v *Verifier) allParts(ctx context.Context, manifests []*Manifest, fs *findings) (events, parts int, err error) {
+// later manifest lists it as the first did; the rows' places go to keep.
+func (v *Verifier) allParts(ctx context.Context, manifests []*Manifest, keep *[]placed, fs *findings) (events, parts int, err error) {
 	type entry struct {
 		by   string
 		part format.ManifestPart
@@ -166,7 +167,7 @@ func (v *Verifier) allParts(ctx context.Context, manifests []*Manifest, fs *find
 			}
 			first[p.Key] = entry{m.Key, p}
 			parts++
-			n, err := v.objs.part(ctx, m.EventDate, p, nil, fs)
+			n, err := v.objs.part(ctx, m.EventDate, p, nil, keep, fs)
 			if err != nil {
 				return events, parts, err
 			}
@@ -244,7 +245,7 @@ func Part(ctx context.Context, src Source, manifestKey string, want format.Manif
 	if m != nil {
 		if len(m.Parts) < want.Part || m.Parts[want.Part-1] != want {
 			fs.object(PartUnlisted, want.Key, "%s does not list part %d as %+v", manifestKey, want.Part, want)
-		} else if _, err := o.part(ctx, m.EventDate, want, hot, &fs); err != nil {
+		} else if _, err := o.part(ctx, m.EventDate, want, hot, nil, &fs); err != nil {
 			return nil, err
 		}
 	}
