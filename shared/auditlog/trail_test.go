@@ -114,6 +114,13 @@ func TestATrailIsShownCompleteOrNamedIncomplete(t *testing.T) {
 		assert.True(t, b.Trail.Complete)
 		assert.Equal(t, len(c.events), b.Trail.Events)
 
+		archived := c.e.ArchivedRecords(t, archivetest.DaysAgo(10))[0].CorrelationID
+		cold, err := c.log.Verify(context.Background(), verify.Scope{CorrelationID: archived})
+		require.NoError(t, err)
+		require.Empty(t, cold.Findings)
+		assert.True(t, cold.Trail.Complete, "an archived remediation's trail, from its parts")
+		assert.Positive(t, cold.Trail.Events)
+
 		none, err := c.log.Verify(context.Background(), verify.Scope{CorrelationID: "rr-never"})
 		require.NoError(t, err)
 		assert.True(t, none.Trail.Complete, "a trail of no events is shown empty: the index proves the absence")
