@@ -58,6 +58,10 @@ func (c *Compactor) publishManifest(ctx context.Context, p *partState) error {
 	if _, err := c.store.PutBytes(ctx, format.SignatureKey(key), c.signer.Sign(body), "application/octet-stream", retain); err != nil {
 		return err
 	}
+	// Before the part is recorded as manifested: a crash here repeats it.
+	if err := c.holdManifests(ctx, d); err != nil {
+		return err
+	}
 	sum := sha256.Sum256(body)
 	p.Manifest = manifestRef{Seq: head.Seq + 1, Key: key, SHA256: sum[:]}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"function/archive/bucket"
+	"function/archive/format"
 )
 
 // Legal hold actions (audit.legal_holds.action).
@@ -141,8 +142,15 @@ type heldPart struct {
 	Version string
 }
 
-// sync sets each part's S3 legal hold to whether a placed hold needs it.
+// sync sets each part's S3 legal hold to whether a placed hold needs it,
+// and that of what verifies it (holdEvidence).
 func (h *Holds) sync(ctx context.Context, tx pgx.Tx, parts []heldPart) error {
+	var days []time.Time
+	for _, p := range parts {
+		if !slices.ContainsFunc(days, p.Day.Equal) {
+			days = append(days, p.Day)
+		}
+	}
 	for _, p := range parts {
 		var on bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM audit.active_legal_holds h, audit.correlation_parts(h.correlation_id) p
@@ -153,6 +161,55 @@ func (h *Holds) sync(ctx context.Context, tx pgx.Tx, parts []heldPart) error {
 			return fmt.Errorf("part %s is archived but no archive bucket is configured", p.Key)
 		}
 		if err := h.store.SetLegalHold(ctx, p.Key, p.Version, on); err != nil {
+			return err
+		}
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return h.holdEvidence(ctx, tx, days)
+}
+
+// holdEvidence sets the S3 legal hold of what verifies held parts, so that
+// a held part never outlives it: each manifest of the days given and its
+// signature, held while a placed hold needs a part it lists (manifest N
+// lists parts 1..N), and the published public keys, held while any placed
+// hold needs an archived part. A manifest not written yet is skipped: the
+// compactor holds it as it writes it (holdManifests).
+func (h *Holds) holdEvidence(ctx context.Context, tx pgx.Tx, days []time.Time) error {
+	for _, d := range days {
+		var lowest *int
+		var last int
+		if err := tx.QueryRow(ctx, `SELECT (SELECT min(p.part) FROM audit.active_legal_holds h, audit.correlation_parts(h.correlation_id) p
+			WHERE p.event_date = $1), (SELECT coalesce(max(part), 0) FROM audit.archive_days WHERE event_date = $1)`, d).Scan(&lowest, &last); err != nil {
+			return err
+		}
+		for n := 1; n <= last; n++ {
+			m := format.ManifestKey(d, n)
+			for _, key := range []string{m, format.SignatureKey(m)} {
+				info, exists, err := h.store.Version(ctx, key)
+				if err != nil {
+					return err
+				}
+				if !exists {
+					continue
+				}
+				if err := h.store.SetLegalHold(ctx, key, info.VersionID, lowest != nil && n >= *lowest); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	var needed bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM audit.active_legal_holds h, audit.correlation_parts(h.correlation_id))`).Scan(&needed); err != nil {
+		return err
+	}
+	keys, err := h.store.List(ctx, format.ManifestPrefix+"keys/")
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := h.store.SetLegalHold(ctx, k.Key, k.VersionID, needed); err != nil {
 			return err
 		}
 	}
@@ -180,6 +237,20 @@ func (c *Compactor) holdPart(ctx context.Context, p *partState) error {
 	h := NewHolds(c.pool, c.store)
 	return withHoldLock(ctx, c.pool, func(tx pgx.Tx) error {
 		return h.sync(ctx, tx, []heldPart{{p.Range.Day, p.Part, p.Key, p.VersionID}})
+	})
+}
+
+// holdManifests gives day d's manifests (the one just written among them)
+// the S3 legal hold the placed holds call for, when any needs a part of d.
+func (c *Compactor) holdManifests(ctx context.Context, d time.Time) error {
+	h := NewHolds(c.pool, c.store)
+	return withHoldLock(ctx, c.pool, func(tx pgx.Tx) error {
+		var held bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM audit.active_legal_holds h, audit.correlation_parts(h.correlation_id) p
+			WHERE p.event_date = $1)`, d).Scan(&held); err != nil || !held {
+			return err
+		}
+		return h.holdEvidence(ctx, tx, []time.Time{d})
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"function/archive"
 	"function/archive/archivetest"
 	"function/archive/bucket"
+	"function/archive/format"
 	"function/shared/auditstore"
 	"function/test/fixtures"
 )
@@ -59,6 +61,30 @@ func heldParts(t *testing.T, e *archivetest.Env, st *bucket.Store) map[string]bo
 
 func day(n int) string { return archivetest.DaysAgo(n).Format(time.DateOnly) }
 
+// heldEvidence maps each manifest's day (and "keys") to whether the
+// manifest, its signature and the public keys are under S3 legal hold,
+// failing if a manifest and its signature disagree.
+func heldEvidence(t *testing.T, st *bucket.Store) map[string]bool {
+	t.Helper()
+	ctx := context.Background()
+	objs, err := st.List(ctx, format.ManifestPrefix)
+	require.NoError(t, err)
+	out := map[string]bool{}
+	for _, o := range objs {
+		on, err := st.LegalHold(ctx, o.Key, o.VersionID)
+		require.NoError(t, err)
+		name := "keys"
+		if !strings.HasPrefix(o.Key, format.ManifestPrefix+"keys/") {
+			name = o.Key[len(format.ManifestPrefix+"event_date="):][:len(time.DateOnly)]
+		}
+		if prev, seen := out[name]; seen && name != "keys" {
+			require.Equal(t, prev, on, "%s: a manifest and its signature are held alike", o.Key)
+		}
+		out[name] = on
+	}
+	return out
+}
+
 // A hold reaches every archived part of its correlation id, and the parts
 // archived while it lasts; a release lifts it except where another hold
 // still needs the part.
@@ -80,6 +106,8 @@ func TestLegalHoldFollowsTheCorrelationsParts(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, archive.HoldPlaced, placed.Action)
 	assert.Equal(t, map[string]bool{day(12): true, day(11): true, day(10): false}, heldParts(t, e, st))
+	assert.Equal(t, map[string]bool{day(12): true, day(11): true, day(10): false, "keys": true}, heldEvidence(t, st),
+		"and what verifies them: their manifests, signatures and the public key")
 
 	_, err = holds.Place(ctx, "rr-held", "again", "bob")
 	var state *archive.ErrHoldState
@@ -92,6 +120,8 @@ func TestLegalHoldFollowsTheCorrelationsParts(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, map[string]bool{day(12): true, day(11): true, day(10): false, day(9): true, day(8): false}, heldParts(t, e, st),
 		"a part archived during the hold gets it")
+	assert.Equal(t, map[string]bool{day(12): true, day(11): true, day(10): false, day(9): true, day(8): false, "keys": true}, heldEvidence(t, st),
+		"and so does its manifest")
 
 	_, err = holds.Place(ctx, "rr-other", "audit 3", "carol")
 	require.NoError(t, err)
@@ -104,6 +134,7 @@ func TestLegalHoldFollowsTheCorrelationsParts(t *testing.T) {
 	_, err = holds.Release(ctx, "rr-never-archived", "done", "alice")
 	require.NoError(t, err)
 	assert.Equal(t, map[string]bool{day(12): false, day(11): false, day(10): false, day(9): false, day(8): false}, heldParts(t, e, st))
+	assert.Equal(t, map[string]bool{day(12): false, day(11): false, day(10): false, day(9): false, day(8): false, "keys": false}, heldEvidence(t, st))
 
 	_, err = holds.Release(ctx, "rr-held", "twice", "alice")
 	require.ErrorAs(t, err, &state)
