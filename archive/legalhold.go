@@ -112,7 +112,16 @@ func (h *Holds) record(ctx context.Context, c, action, reason, actor string) (Ho
 		if err != nil {
 			return err
 		}
-		return h.sync(ctx, tx, parts)
+		if err := h.sync(ctx, tx, parts); err != nil || len(parts) == 0 {
+			return err
+		}
+		var days []time.Time
+		for _, p := range parts {
+			if !slices.ContainsFunc(days, p.Day.Equal) {
+				days = append(days, p.Day)
+			}
+		}
+		return h.holdEvidence(ctx, tx, days)
 	})
 	var state *ErrHoldState
 	if errors.As(err, &state) {
@@ -142,15 +151,8 @@ type heldPart struct {
 	Version string
 }
 
-// sync sets each part's S3 legal hold to whether a placed hold needs it,
-// and that of what verifies it (holdEvidence).
+// sync sets each part's S3 legal hold to whether a placed hold needs it.
 func (h *Holds) sync(ctx context.Context, tx pgx.Tx, parts []heldPart) error {
-	var days []time.Time
-	for _, p := range parts {
-		if !slices.ContainsFunc(days, p.Day.Equal) {
-			days = append(days, p.Day)
-		}
-	}
 	for _, p := range parts {
 		var on bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT FROM audit.active_legal_holds h, audit.correlation_parts(h.correlation_id) p
@@ -164,18 +166,16 @@ func (h *Holds) sync(ctx context.Context, tx pgx.Tx, parts []heldPart) error {
 			return err
 		}
 	}
-	if len(parts) == 0 {
-		return nil
-	}
-	return h.holdEvidence(ctx, tx, days)
+	return nil
 }
 
 // holdEvidence sets the S3 legal hold of what verifies held parts, so that
 // a held part never outlives it: each manifest of the days given and its
 // signature, held while a placed hold needs a part it lists (manifest N
 // lists parts 1..N), and the published public keys, held while any placed
-// hold needs an archived part. A manifest not written yet is skipped: the
-// compactor holds it as it writes it (holdManifests).
+// hold needs an archived part. Placing and releasing set them for the
+// hold's days; the compactor, for a manifest as it writes it
+// (holdManifests).
 func (h *Holds) holdEvidence(ctx context.Context, tx pgx.Tx, days []time.Time) error {
 	for _, d := range days {
 		var lowest *int
