@@ -182,6 +182,7 @@ func TestAHoldPlacedDuringAnUploadReachesThePart(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Equal(t, map[string]bool{day(10): true}, heldParts(t, e, st))
+			assert.Equal(t, map[string]bool{day(10): true, "keys": true}, heldEvidence(t, st), "the manifest written after the hold is held")
 		})
 	}
 }
