@@ -51,6 +51,9 @@ func (f *Function) newPublisher(ctx context.Context, c config.Config, pool *pgxp
 	if pub.Witnesses, err = tlog.PolicyFromSettings(c); err != nil {
 		return nil, err
 	}
+	if pub.HTTPClient, err = tlog.ClientFromSettings(c); err != nil {
+		return nil, err
+	}
 	pub.Pushes, pub.Steps, pub.Leaves = f.witnessPushes, f.treeSteps, f.treeLeaves
 	return pub, nil
 }

@@ -46,7 +46,8 @@ type Publisher struct {
 	// Witnesses is the witness policy whose witnesses cosign each new
 	// checkpoint (witness.go); nil: none.
 	Witnesses *witness.Group
-	// HTTPClient reaches the witnesses (default: a 10 s timeout).
+	// HTTPClient reaches the witnesses (default: a 10 s timeout;
+	// ClientFromSettings).
 	HTTPClient *http.Client
 	// Pushes counts the pushes to witnesses by witness and result
 	// (cosigned, refused, failed), when set.

@@ -31,6 +31,19 @@ import (
 // verifier requires the newest checkpoint to satisfy its quorum.
 const SettingWitnessPolicy = "AUDITFN_WITNESS_POLICY"
 
+// SettingWitnessTimeout bounds one push to a witness (default 10s): a
+// witness that hangs delays the publisher's step by this much at most.
+const SettingWitnessTimeout = "AUDITFN_WITNESS_TIMEOUT"
+
+// ClientFromSettings is the HTTP client that pushes to witnesses.
+func ClientFromSettings(c config.Config) (*http.Client, error) {
+	d, err := c.Duration(SettingWitnessTimeout, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Timeout: d}, nil
+}
+
 // PolicyFromSettings is the witness policy of the settings, nil when none.
 func PolicyFromSettings(c config.Config) (*witness.Group, error) {
 	path := c[SettingWitnessPolicy]
@@ -285,6 +298,5 @@ func (p *Publisher) client() *http.Client {
 	return defaultClient
 }
 
-// defaultClient bounds a push: a witness that hangs delays the next step
-// by this much at most.
+// defaultClient is SettingWitnessTimeout's default.
 var defaultClient = &http.Client{Timeout: 10 * time.Second}

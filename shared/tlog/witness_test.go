@@ -25,6 +25,7 @@ import (
 	"function/archive/archivetest"
 	"function/archive/format"
 	"function/shared/auditlog"
+	"function/shared/config"
 	"function/shared/tlog"
 	"function/shared/verify"
 	"function/test/testenv"
@@ -317,4 +318,15 @@ func verifiers(t *testing.T, s *tlog.Signer) []note.Verifier {
 	v, err := note.NewVerifier(s.VerifierKey)
 	require.NoError(t, err)
 	return []note.Verifier{v}
+}
+
+func TestTheWitnessTimeoutIsASetting(t *testing.T) {
+	c, err := tlog.ClientFromSettings(config.Config{})
+	require.NoError(t, err)
+	assert.Equal(t, 10*time.Second, c.Timeout)
+	c, err = tlog.ClientFromSettings(config.Config{tlog.SettingWitnessTimeout: "1500ms"})
+	require.NoError(t, err)
+	assert.Equal(t, 1500*time.Millisecond, c.Timeout)
+	_, err = tlog.ClientFromSettings(config.Config{tlog.SettingWitnessTimeout: "soon"})
+	assert.ErrorContains(t, err, tlog.SettingWitnessTimeout)
 }

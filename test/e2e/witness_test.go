@@ -59,6 +59,7 @@ func TestTheCollectorsCheckpointsAreCosignedByUpstreamWitnesses(t *testing.T) {
 	settings[archive.SettingLogOrigin] = origin
 	settings["AUDITFN_CHECKPOINT_INTERVAL"] = "200ms"
 	settings[tlog.SettingWitnessPolicy] = policyFile
+	settings[tlog.SettingWitnessTimeout] = "5s"
 	col := procs.StartIn(t, ns, procs.Binary(t, "./cmd/auditfn"), procs.FreeAddr(t), settings)
 	client := ns.Client()
 
