@@ -62,8 +62,11 @@ func Integrate(ctx context.Context, pool *pgxpool.Pool, signer *Signer, maxLeave
 	if err != nil {
 		return Head{}, fmt.Errorf("tree head: %w", err)
 	}
-	if head.Root, err = rng.GetRootHash(nil); err != nil || head.Size == 0 {
-		head.Root = EmptyRoot()
+	head.Root = EmptyRoot()
+	if head.Size > 0 {
+		if head.Root, err = rng.GetRootHash(nil); err != nil {
+			return Head{}, err
+		}
 	}
 	// The index lags the tree only in an installation that built its tree
 	// before the index existed: those batches are indexed first.
