@@ -151,6 +151,17 @@ func TestTamperingWithTheTreeIsNamed(t *testing.T) {
 		require.NoError(t, err)
 		assert.Contains(t, kinds(rep), verify.TreeLeaf, "the event at leaf 257 is named")
 		assert.Contains(t, kinds(rep), verify.TreeAltered, "the tree no longer hashes to the checkpoints")
+		// The day holding leaf 257: its leaves are checked against their
+		// tiles, and each tile once by its inclusion.
+		rep, err = log.Verify(ctx, verify.Scope{Date: archivetest.DaysAgo(10)})
+		require.NoError(t, err)
+		var objects []string
+		for _, f := range rep.Findings {
+			objects = append(objects, f.Object)
+		}
+		assert.Contains(t, kinds(rep), verify.TreeLeaf, "%+v", rep.Findings)
+		assert.Contains(t, objects, "audit_events/_tlog/tile/0/001", "the tile is named")
+		assert.Contains(t, objects, "audit_events/_tlog/checkpoints/00000000000000000600", "and the consistency proof through it fails")
 	})
 
 	t.Run("a tile overwritten in the bucket", func(t *testing.T) {

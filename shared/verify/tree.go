@@ -3,6 +3,9 @@ package verify
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -266,21 +269,94 @@ func (v *Verifier) included(ctx context.Context, cps []tlog.Checkpoint, leaves [
 			fs.object(TreeAltered, key, "checkpoint %d is not consistent with checkpoint %d: %v", newest.Size, old.Size, err)
 		}
 	}
-	var pinned []leaf // those after the newest checkpoint wait for the next
+	// Those after the newest checkpoint wait for the next. A leaf in a
+	// full tile is checked against the stored tile, and the tile once, by
+	// its subtree's inclusion; the others (the partial tile's) each by its
+	// own proof.
+	full := newest.Size / tlog.TileWidth
+	byTile := map[uint64][]leaf{}
+	var single []leaf
 	var idxs []uint64
 	for _, l := range leaves {
-		if l.index < newest.Size {
-			pinned, idxs = append(pinned, l), append(idxs, l.index)
+		switch t := l.index / tlog.TileWidth; {
+		case l.index >= newest.Size:
+		case t < full:
+			byTile[t] = append(byTile[t], l)
+		default:
+			single, idxs = append(single, l), append(idxs, l.index)
 		}
+	}
+	if err := v.tilesIncluded(ctx, newest, byTile, fs); err != nil {
+		return err
 	}
 	proofs, err := tlog.InclusionProofs(ctx, v.pool, idxs, newest.Size)
 	if err != nil {
 		return err
 	}
-	for i, l := range pinned {
+	for i, l := range single {
 		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, l.index, newest.Size, l.hash, proofs[i], newest.Root); err != nil {
 			fs.event(TreeLeaf, l.seq, l.id.String(), "not at leaf %d of checkpoint %d: %v", l.index, newest.Size, err)
 		}
 	}
 	return nil
+}
+
+// tilesIncluded checks leaves against the stored full level-0 tiles that
+// hold them, and each tile by the inclusion of its subtree in newest: the
+// tree above the tiles is an RFC 6962 tree whose leaves are the tiles'
+// subtree roots, and the inclusion proof of a tile's first leaf, less its
+// first eight hashes (those inside the tile), is the tile's proof in it.
+func (v *Verifier) tilesIncluded(ctx context.Context, newest tlog.Checkpoint, byTile map[uint64][]leaf, fs *findings) error {
+	idxs := slices.Sorted(maps.Keys(byTile))
+	tiles, err := tlog.LeafTiles(ctx, v.pool, idxs)
+	if err != nil {
+		return err
+	}
+	firsts := make([]uint64, len(idxs))
+	for i, t := range idxs {
+		firsts[i] = t * tlog.TileWidth
+	}
+	proofs, err := tlog.InclusionProofs(ctx, v.pool, firsts, newest.Size)
+	if err != nil {
+		return err
+	}
+	chunks := (newest.Size + tlog.TileWidth - 1) / tlog.TileWidth
+	for i, t := range idxs {
+		key := format.TreePrefix + tlog.TilePath(0, t, tlog.TileWidth)
+		stored := tiles[t]
+		if len(stored) != tlog.TileWidth*32 {
+			fs.object(TreeAltered, key, "tile %s holds %d hashes below checkpoint %d", key, len(stored)/32, newest.Size)
+			continue
+		}
+		for _, l := range byTile[t] {
+			if at := l.index % tlog.TileWidth * 32; !bytes.Equal(stored[at:at+32], l.hash) {
+				fs.event(TreeLeaf, l.seq, l.id.String(), "not at leaf %d of checkpoint %d: the tree's leaf there is another", l.index, newest.Size)
+			}
+		}
+		if len(proofs[i]) < tlog.TileHeight {
+			return fmt.Errorf("inclusion proof of leaf %d has %d hashes", firsts[i], len(proofs[i]))
+		}
+		err := proof.VerifyInclusion(rfc6962.DefaultHasher, t, chunks, subtreeRoot(stored), proofs[i][tlog.TileHeight:], newest.Root)
+		if err != nil {
+			fs.object(TreeAltered, key, "tile %s does not lead to checkpoint %d's root: %v", key, newest.Size, err)
+		}
+	}
+	return nil
+}
+
+// subtreeRoot is the root of the perfect subtree whose leaves are hashes
+// (a full tile's 256).
+func subtreeRoot(hashes []byte) []byte {
+	level := make([][]byte, 0, len(hashes)/32)
+	for i := 0; i < len(hashes); i += 32 {
+		level = append(level, hashes[i:i+32])
+	}
+	for len(level) > 1 {
+		next := level[:0:0]
+		for i := 0; i < len(level); i += 2 {
+			next = append(next, rfc6962.DefaultHasher.HashChildren(level[i], level[i+1]))
+		}
+		level = next
+	}
+	return level[0]
 }
