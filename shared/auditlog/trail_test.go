@@ -190,6 +190,19 @@ func TestATrailIsShownCompleteOrNamedIncomplete(t *testing.T) {
 		assert.True(t, b.Trail.Complete)
 	})
 
+	t.Run("another remediation's whole batch deleted", func(t *testing.T) {
+		c := newTrailCase(t)
+		other := c.e.HotRecords(t, archivetest.DaysAgo(2))[0].LedgerSeq
+		require.NotEqual(t, c.events[0].LedgerSeq, other)
+		c.admin(t, `DELETE FROM audit.audit_events WHERE ledger_seq = $1`, other)
+		rep := c.verify(t)
+		assert.Empty(t, rep.Findings, "a trail shown complete needs no search of the whole ledger for emptied batches")
+		assert.True(t, rep.Trail.Complete)
+		whole, err := c.log.Verify(context.Background(), verify.Scope{})
+		require.NoError(t, err)
+		assert.Contains(t, findingKinds(whole), verify.BatchCount, "the whole verify finds the emptied batch")
+	})
+
 	t.Run("the newest ledger batch deleted", func(t *testing.T) {
 		c := newTrailCase(t)
 		seq := c.events[0].LedgerSeq

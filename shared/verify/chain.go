@@ -83,15 +83,16 @@ type chained struct {
 // digest and chain link (to the predecessor of each batch), and reports each
 // mismatch. Events of a batch that were archived come from cold (nil: none
 // were). Over the whole log, each span's intact leaves go to rebuild, in
-// tree order; in a correlation scope, the trail's events are kept.
+// tree order; in a correlation scope, the trail's events are kept (trailed:
+// the trail index will check them).
 //
 // The chain is cut into spans of about chunkEvents events, verified in
 // parallel (in chain order), each on its own connection. Only the spans in
 // flight are in memory, with the archived parts holding their events, and
 // of every event only what checked keeps.
-func chain(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Cold, rebuild *trailRebuild) (chained, error) {
+func chain(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Cold, rebuild *trailRebuild, trailed bool) (chained, error) {
 	var out chained
-	seqs, err := scopeSeqs(ctx, pool, s, archived)
+	seqs, err := scopeSeqs(ctx, pool, s, archived, trailed)
 	if err != nil {
 		return out, err
 	}
@@ -201,19 +202,25 @@ func (o *spanOrder) done(i int) {
 }
 
 // scopeSeqs lists the ledger batches a scope covers, sorted; nil means all.
-func scopeSeqs(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Cold) ([]int64, error) {
+// With trailed, a correlation scope's trail is shown complete by the trail
+// index.
+func scopeSeqs(ctx context.Context, pool *pgxpool.Pool, s Scope, archived Cold, trailed bool) ([]int64, error) {
 	seqs, err := scopeBatches(ctx, pool, s)
 	if err != nil || seqs == nil {
 		return seqs, err
 	}
-	// Whatever the scope, batches that lost every event (a dropped
-	// partition, a deleted batch) are checked: a scope found by the events
-	// it still has cannot find them.
-	orphans, err := orphanBatches(ctx, pool)
-	if err != nil {
-		return nil, err
+	// Batches that lost every event (a dropped partition, a deleted batch)
+	// are checked too: a scope found by the events it still has cannot find
+	// them. A trail the index shows complete needs no such search, which
+	// reads the whole hot ledger: a batch of it that lost everything is
+	// trail_incomplete, and those of others are damage elsewhere.
+	if s.CorrelationID == "" || !trailed {
+		orphans, err := orphanBatches(ctx, pool)
+		if err != nil {
+			return nil, err
+		}
+		seqs = append(seqs, orphans...)
 	}
-	seqs = append(seqs, orphans...)
 	if archived != nil {
 		more, err := archived.Seqs(ctx, s)
 		if err != nil {

@@ -78,7 +78,7 @@ func (v *Verifier) Verify(ctx context.Context, s Scope) (Report, error) {
 			}
 		}
 		var err error
-		if found, err = chain(ctx, v.pool, s, v.cold, rebuild); err != nil {
+		if found, err = chain(ctx, v.pool, s, v.cold, rebuild, v.objs != nil); err != nil {
 			return rep, err
 		}
 		fs = append(fs, found.findings...)
