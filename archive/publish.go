@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"function/archive/bucket"
 	"function/archive/format"
 	"function/shared/tlog"
 )
@@ -17,24 +16,19 @@ import (
 // bucket, signed by the archive's key: one key and one bucket hold all the
 // evidence. Objects are locked for the retention period.
 func TreePublisher(ctx context.Context, pool *pgxpool.Pool, cfg Config, logger *slog.Logger) (*tlog.Publisher, error) {
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	signer, err := LoadSigner(cfg.SigningKeyPath)
+	c, err := New(ctx, pool, cfg, Options{Logger: logger})
 	if err != nil {
 		return nil, err
 	}
-	ns, err := treeSigner(cfg, signer)
-	if err != nil {
-		return nil, err
-	}
-	st, err := bucket.Open(ctx, cfg.Bucket)
-	if err != nil {
-		return nil, err
-	}
-	return &tlog.Publisher{Pool: pool, Signer: ns, Store: st, Logger: logger,
-		Retention: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
-		KeyKey:    format.PublicKeyKey(signer.KeyID), KeyPEM: signer.PublicPEM}, nil
+	return c.TreePublisher(logger), nil
+}
+
+// TreePublisher is the tree's publisher over the compactor's key and
+// bucket, already loaded and opened.
+func (c *Compactor) TreePublisher(logger *slog.Logger) *tlog.Publisher {
+	return &tlog.Publisher{Pool: c.pool, Signer: c.tree, Store: c.store, Logger: logger,
+		Retention: time.Duration(c.retention) * 24 * time.Hour,
+		KeyKey:    format.PublicKeyKey(c.signer.KeyID), KeyPEM: c.signer.PublicPEM}
 }
 
 // treeSigner signs the tree's checkpoints with the archive's key, under the

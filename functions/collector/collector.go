@@ -146,7 +146,7 @@ func (f *Function) Start(ctx context.Context, cfg map[string]string) error {
 		pool.Close()
 		return err
 	}
-	pub, err := f.newPublisher(ctx, c, pool)
+	pub, err := f.newPublisher(c, comp)
 	if err != nil {
 		w.Close()
 		pool.Close()

@@ -34,20 +34,15 @@ func (f *Function) newCompactor(ctx context.Context, c config.Config, pool *pgxp
 	return archive.New(ctx, pool, cfg, archive.Options{Logger: f.Log, RunBudget: pingRunBudget})
 }
 
-// newPublisher sets up the tree's checkpoints with the archive: same key,
-// same bucket, and the witnesses of the policy setting. Without an archive there is no tree publisher.
-func (f *Function) newPublisher(ctx context.Context, c config.Config, pool *pgxpool.Pool) (*tlog.Publisher, error) {
-	if !archive.Configured(c) {
+// newPublisher sets up the tree's checkpoints with the archive, comp (nil:
+// none, and no tree publisher): same key, same bucket, and the witnesses of
+// the policy setting.
+func (f *Function) newPublisher(c config.Config, comp *archive.Compactor) (*tlog.Publisher, error) {
+	if comp == nil {
 		return nil, nil
 	}
-	cfg, err := archive.ConfigFromSettings(c)
-	if err != nil {
-		return nil, err
-	}
-	pub, err := archive.TreePublisher(ctx, pool, cfg, f.Log)
-	if err != nil {
-		return nil, err
-	}
+	pub := comp.TreePublisher(f.Log)
+	var err error
 	if pub.Witnesses, err = tlog.PolicyFromSettings(c); err != nil {
 		return nil, err
 	}

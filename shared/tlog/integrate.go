@@ -78,9 +78,11 @@ func Integrate(ctx context.Context, pool *pgxpool.Pool, signer *Signer, maxLeave
 	if err != nil {
 		return Head{}, err
 	}
-	firsts, err := FirstLeaves(ctx, tx, seqsOf(batches))
-	if err != nil {
-		return Head{}, err
+	firsts := map[int64]uint64{} // the batches already in the tree
+	if trailSeq < head.Seq {
+		if firsts, err = FirstLeaves(ctx, tx, seqsOf(batches)); err != nil {
+			return Head{}, err
+		}
 	}
 	edge, err := loadEdge(ctx, tx, head.Size)
 	if err != nil {

@@ -9,11 +9,13 @@ package trail
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pokt-network/smt"
@@ -63,11 +65,16 @@ func Decode(b []byte) (Entry, error) {
 }
 
 // Of is the entry a trail's events make: their leaf indices and event
-// hashes, in leaf order.
+// hashes, in any order (they are taken in leaf order).
 func Of(leaves []uint64, hashes [][]byte) Entry {
+	order := make([]int, len(leaves))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(i, j int) int { return cmp.Compare(leaves[i], leaves[j]) })
 	var e Entry
-	for i, l := range leaves {
-		e = e.Extend(l, hashes[i])
+	for _, i := range order {
+		e = e.Extend(leaves[i], hashes[i])
 	}
 	return e
 }

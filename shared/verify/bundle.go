@@ -1,13 +1,11 @@
 package verify
 
 import (
-	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
-	"slices"
 	"strconv"
 
 	"github.com/transparency-dev/formats/witness"
@@ -137,16 +135,7 @@ func (b *bundleTrail) check(checkpoint []byte) *Trail {
 			want = &trail.Entry{}
 		}
 		t.Committed = want.Count
-		order := make([]int, len(b.leaves))
-		for i := range order {
-			order[i] = i
-		}
-		slices.SortFunc(order, func(i, j int) int { return cmp.Compare(b.leaves[i], b.leaves[j]) })
-		var got trail.Entry
-		for _, i := range order {
-			got = got.Extend(b.leaves[i], b.hashes[i])
-		}
-		if got != *want {
+		if got := trail.Of(b.leaves, b.hashes); got != *want {
 			b.fs.object(TrailIncomplete, "line 1", "checkpoint %d commits to %d events of %s, the newest at leaf %d; the bundle holds %d (newest at leaf %d)%s",
 				b.size, want.Count, b.t.CorrelationID, want.Last, got.Count, got.Last, sameCount(got, *want))
 		}

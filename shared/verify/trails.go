@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -167,25 +166,19 @@ func (v *Verifier) checkTrail(ctx context.Context, newest tlog.Checkpoint, id st
 	if err != nil {
 		return nil, nil, err
 	}
-	type covered struct {
-		leaf
-		eventHash []byte
-	}
-	var in []covered
+	var leaves []leaf
+	var idxs []uint64
+	var hashes [][]byte
 	for _, e := range found {
 		first, ok := firsts[e.seq]
 		if !ok || first+uint64(e.pos) >= newest.Size {
 			t.Pending++
 			continue
 		}
-		in = append(in, covered{leaf{index: first + uint64(e.pos), hash: tlog.LeafHash(e.hash[:]), seq: e.seq, id: e.id}, e.hash[:]})
+		l := leaf{index: first + uint64(e.pos), hash: tlog.LeafHash(e.hash[:]), seq: e.seq, id: e.id}
+		leaves, idxs, hashes = append(leaves, l), append(idxs, l.index), append(hashes, e.hash[:])
 	}
-	slices.SortFunc(in, func(a, b covered) int { return cmp.Compare(a.index, b.index) })
-	var got trail.Entry
-	leaves := make([]leaf, len(in))
-	for i, c := range in {
-		got, leaves[i] = got.Extend(c.index, c.eventHash), c.leaf
-	}
+	got := trail.Of(idxs, hashes)
 	t.Events = len(leaves)
 	want := trail.Entry{}
 	if a.entry != nil {
