@@ -87,6 +87,10 @@ func eachRecord(b arrow.RecordBatch, fn func(*auditevent.Record) error) error {
 	seq := b.Column(colLedgerSeq).(*array.Int64)
 	pos := b.Column(colLedgerPos).(*array.Int32)
 	hash := b.Column(colEventHash).(*array.Binary)
+	var salt *array.Binary // nil in a part archived before salting
+	if int(b.NumCols()) > colEventSalt {
+		salt = b.Column(colEventSalt).(*array.Binary)
+	}
 	text := make([]*array.String, len(colText))
 	for i, c := range colText {
 		text[i] = b.Column(c).(*array.String)
@@ -104,6 +108,10 @@ func eachRecord(b arrow.RecordBatch, fn func(*auditevent.Record) error) error {
 		rec.ReceivedAt = time.UnixMicro(int64(recv.Value(i))).UTC()
 		rec.LedgerSeq, rec.LedgerPos = seq.Value(i), pos.Value(i)
 		rec.Hash = append([]byte(nil), hash.Value(i)...)
+		rec.Salt = nil
+		if salt != nil && salt.IsValid(i) {
+			rec.Salt = append([]byte(nil), salt.Value(i)...)
+		}
 		if err := fn(&rec); err != nil {
 			return err
 		}
@@ -112,12 +120,13 @@ func eachRecord(b arrow.RecordBatch, fn func(*auditevent.Record) error) error {
 }
 
 // checkSchema accepts only the archive's own columns, so a foreign or
-// truncated file fails before any row is trusted.
+// truncated file fails before any row is trusted: all of them, or all but
+// event_salt in a part archived before it existed.
 func checkSchema(sc *arrow.Schema) error {
-	if sc.NumFields() != Schema.NumFields() {
+	if n := sc.NumFields(); n != Schema.NumFields() && n != colEventSalt {
 		return fmt.Errorf("archive part has %d columns, want %d", sc.NumFields(), Schema.NumFields())
 	}
-	for i, f := range Schema.Fields() {
+	for i, f := range Schema.Fields()[:sc.NumFields()] {
 		got := sc.Field(i)
 		if got.Name != f.Name || !arrow.TypeEqual(got.Type, f.Type) || got.Nullable != f.Nullable {
 			return fmt.Errorf("archive part column %d is %s %s, want %s %s", i, got.Name, got.Type, f.Name, f.Type)

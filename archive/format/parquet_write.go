@@ -71,6 +71,11 @@ func (pw *Writer) Add(r *auditevent.Record) error {
 	b.Field(colLedgerSeq).(*array.Int64Builder).Append(r.LedgerSeq)
 	b.Field(colLedgerPos).(*array.Int32Builder).Append(r.LedgerPos)
 	b.Field(colEventHash).(*array.BinaryBuilder).Append(r.Hash)
+	if salt := b.Field(colEventSalt).(*array.BinaryBuilder); r.Salt == nil {
+		salt.AppendNull()
+	} else {
+		salt.Append(r.Salt)
+	}
 	pw.Stats.Add(r.Time)
 	if pw.n++; pw.n == batchRows {
 		return pw.flush()

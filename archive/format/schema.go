@@ -30,11 +30,13 @@ var columnTypes = map[string]arrow.DataType{
 	"workflow_id": arrow.BinaryTypes.String, "trace_parent": arrow.BinaryTypes.String,
 	"event_data": arrow.BinaryTypes.String, "received_at": utcMicros,
 	"ledger_seq": arrow.PrimitiveTypes.Int64, "ledger_pos": arrow.PrimitiveTypes.Int32,
-	"event_hash": arrow.BinaryTypes.Binary,
+	"event_hash": arrow.BinaryTypes.Binary, "event_salt": arrow.BinaryTypes.Binary,
 }
 
 // Schema is the archive's Arrow schema: the table's columns, in
-// auditstore.Columns order, none nullable.
+// auditstore.Columns order, none nullable but event_salt (null for events
+// hashed before salting, docs/integrity.md §10). It is the last column:
+// parts archived before it existed have all the others.
 var Schema = func() *arrow.Schema {
 	fields := make([]arrow.Field, len(auditstore.Columns))
 	for i, c := range auditstore.Columns {
@@ -42,7 +44,7 @@ var Schema = func() *arrow.Schema {
 		if !ok {
 			panic(fmt.Sprintf("format: no archive type for column %s", c))
 		}
-		fields[i] = arrow.Field{Name: c, Type: t}
+		fields[i] = arrow.Field{Name: c, Type: t, Nullable: c == "event_salt"}
 	}
 	return arrow.NewSchema(fields, nil)
 }()
@@ -72,6 +74,7 @@ func writerProperties() *parquet.WriterProperties {
 		parquet.WithDataPageSize(1<<20),
 		parquet.WithDictionaryFor("event_id", false),
 		parquet.WithDictionaryFor("event_hash", false),
+		parquet.WithDictionaryFor("event_salt", false),
 		parquet.WithDictionaryFor("event_data", false),
 		parquet.WithSortingColumns([]parquet.SortingColumn{
 			{ColumnIdx: int32(columnIndex("correlation_id"))},
@@ -116,6 +119,7 @@ var (
 	colLedgerSeq     = columnIndex("ledger_seq")
 	colLedgerPos     = columnIndex("ledger_pos")
 	colEventHash     = columnIndex("event_hash")
+	colEventSalt     = columnIndex("event_salt")
 	colCorrelationID = columnIndex("correlation_id")
 	colText          = func() []int {
 		out := make([]int, len(textColumns))

@@ -6,6 +6,8 @@ CREATE SCHEMA IF NOT EXISTS auditfn_archive.audit;
 -- (docs/archive.md §2). event_date is the Hive partition column: its value
 -- comes from the path audit_events/event_date=YYYY-MM-DD/; the same column
 -- inside each file is ignored by Trino (and used by hash recomputation).
+-- event_salt is absent from parts archived before it existed: Trino reads
+-- it as NULL there, by name.
 -- Timestamps are UTC (Parquet isAdjustedToUTC=true); the Hive connector has
 -- no "with time zone" column type.
 CREATE TABLE IF NOT EXISTS auditfn_archive.audit.audit_events (
@@ -31,6 +33,7 @@ CREATE TABLE IF NOT EXISTS auditfn_archive.audit.audit_events (
   ledger_seq     bigint,
   ledger_pos     integer,
   event_hash     varbinary,
+  event_salt     varbinary,
   event_date     date
 )
 WITH (

@@ -20,6 +20,7 @@ type Record struct {
 	LedgerSeq    int64
 	LedgerPos    int32
 	Hash         []byte
+	Salt         []byte // nil for events hashed before salting (docs/integrity.md §10)
 }
 
 // locator holds the payload fields that fill derived columns.

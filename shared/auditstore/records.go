@@ -18,7 +18,7 @@ var Columns = []string{
 	"event_id", "event_time", "event_date", "event_type", "event_category", "event_action", "event_outcome",
 	"source", "subject", "correlation_id", "actor_type", "actor_id", "resource_type", "resource_id",
 	"namespace", "cluster_id", "workflow_id", "trace_parent", "event_data", "received_at",
-	"ledger_seq", "ledger_pos", "event_hash",
+	"ledger_seq", "ledger_pos", "event_hash", "event_salt",
 }
 
 // Values is a record as a row of Columns. The id goes as [16]byte, which pgx
@@ -29,7 +29,7 @@ func Values(r *auditevent.Record) []any {
 		[16]byte(r.ID), r.Time, r.EventDate, r.Type, r.Category, r.Action, r.Outcome,
 		r.Source, r.Subject, r.CorrelationID, r.ActorType, r.ActorID, r.ResourceType, r.ResourceID,
 		r.Namespace, r.ClusterID, r.WorkflowID, r.TraceParent, string(r.Data), r.ReceivedAt,
-		r.LedgerSeq, r.LedgerPos, r.Hash,
+		r.LedgerSeq, r.LedgerPos, r.Hash, r.Salt,
 	}
 }
 
@@ -39,7 +39,7 @@ func scan(r *auditevent.Record, data *[]byte) []any {
 	return []any{&r.ID, &r.Time, &r.EventDate, &r.Type, &r.Category, &r.Action, &r.Outcome,
 		&r.Source, &r.Subject, &r.CorrelationID, &r.ActorType, &r.ActorID, &r.ResourceType, &r.ResourceID,
 		&r.Namespace, &r.ClusterID, &r.WorkflowID, &r.TraceParent, data, &r.ReceivedAt,
-		&r.LedgerSeq, &r.LedgerPos, &r.Hash}
+		&r.LedgerSeq, &r.LedgerPos, &r.Hash, &r.Salt}
 }
 
 // Rows streams the selected rows to fn; tail is the SQL after

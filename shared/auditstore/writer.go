@@ -4,6 +4,7 @@ package auditstore
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -311,7 +312,10 @@ func (w *Writer) commit(ctx context.Context, records []auditevent.Record, parts 
 
 	b := integrity.Batch{Seq: prev.Seq + 1, PrevHash: prev.Hash, EventCount: len(fresh), CommittedAt: auditevent.Truncate(w.now())}
 	hashes := make([][]byte, len(fresh))
+	salts := make([]byte, len(fresh)*integrity.SaltSize)
+	rand.Read(salts) // never fails (crypto/rand)
 	for i, r := range fresh {
+		r.Salt = salts[i*integrity.SaltSize : (i+1)*integrity.SaltSize : (i+1)*integrity.SaltSize]
 		r.ReceivedAt = b.CommittedAt
 		r.LedgerSeq = b.Seq
 		r.LedgerPos = int32(i)

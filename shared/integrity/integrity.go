@@ -53,10 +53,15 @@ func EventCanonical(r *auditevent.Record) []byte {
 	})
 }
 
-// EventHash is SHA-256 of EventCanonical(r).
+// EventHash is r's event hash: SHA-256 of EventCanonical(r) for an event
+// without a salt (§1), else the salted hash (§10), which commits to each
+// value apart so that a bundle can redact one and stay checkable.
 func EventHash(r *auditevent.Record) []byte {
-	h := sha256.Sum256(EventCanonical(r))
-	return h[:]
+	if r.Salt == nil {
+		h := sha256.Sum256(EventCanonical(r))
+		return h[:]
+	}
+	return saltedHash(EventCanonical(r), r.Salt)
 }
 
 // Batch is one ledger row: a group of events committed together.

@@ -44,45 +44,51 @@ func TestEventCanonicalIsRFC8785OfTheDocumentedObject(t *testing.T) {
 }
 
 func TestEveryStoredFieldIsCoveredByTheHash(t *testing.T) {
-	r := record(t)
-	base := integrity.EventHash(&r)
-	v := reflect.ValueOf(&r).Elem()
-	changed := 0
-	var walk func(v reflect.Value, name string)
-	walk = func(v reflect.Value, name string) {
-		for i := 0; i < v.NumField(); i++ {
-			f, ft := v.Field(i), v.Type().Field(i)
-			switch {
-			case ft.Anonymous:
-				walk(f, ft.Name)
-				continue
-			case ft.Name == "LedgerSeq" || ft.Name == "LedgerPos" || ft.Name == "Hash":
-				continue // integrity columns: covered by the batch digest and chain
-			case ft.Name == "Signature":
-				continue // the sender's signature: checked by the collector, not stored
+	for _, salt := range [][]byte{nil, bytes.Repeat([]byte{7}, integrity.SaltSize)} {
+		r := record(t)
+		r.Salt = salt
+		base := integrity.EventHash(&r)
+		require.Len(t, base, integrity.HashSize)
+		v := reflect.ValueOf(&r).Elem()
+		changed := 0
+		var walk func(v reflect.Value, name string)
+		walk = func(v reflect.Value, name string) {
+			for i := 0; i < v.NumField(); i++ {
+				f, ft := v.Field(i), v.Type().Field(i)
+				switch {
+				case ft.Anonymous:
+					walk(f, ft.Name)
+					continue
+				case ft.Name == "LedgerSeq" || ft.Name == "LedgerPos" || ft.Name == "Hash":
+					continue // integrity columns: covered by the batch digest and chain
+				case ft.Name == "Signature":
+					continue // the sender's signature: checked by the collector, not stored
+				}
+				saved := reflect.New(f.Type()).Elem()
+				saved.Set(f)
+				switch x := f.Addr().Interface().(type) {
+				case *string:
+					*x += "x"
+				case *time.Time:
+					*x = x.Add(24 * time.Hour)
+				case *json.RawMessage:
+					*x = json.RawMessage(`{"other":1}`)
+				case *[]byte: // the salt: another one, or one where there was none
+					*x = bytes.Repeat([]byte{9}, integrity.SaltSize)
+				default: // the uuid.UUID byte array
+					f.Index(0).SetUint(f.Index(0).Uint() ^ 1)
+				}
+				if bytes.Equal(base, integrity.EventHash(&r)) {
+					t.Errorf("salt %x: changing %s.%s does not change the hash", salt, name, ft.Name)
+				}
+				f.Set(saved)
+				changed++
 			}
-			saved := reflect.New(f.Type()).Elem()
-			saved.Set(f)
-			switch x := f.Addr().Interface().(type) {
-			case *string:
-				*x += "x"
-			case *time.Time:
-				*x = x.Add(24 * time.Hour)
-			case *json.RawMessage:
-				*x = json.RawMessage(`{"other":1}`)
-			default: // the uuid.UUID byte array
-				f.Index(0).SetUint(f.Index(0).Uint() ^ 1)
-			}
-			if bytes.Equal(base, integrity.EventHash(&r)) {
-				t.Errorf("changing %s.%s does not change the hash", name, ft.Name)
-			}
-			f.Set(saved)
-			changed++
 		}
+		walk(v, "Record")
+		assert.Equal(t, 21, changed, "every stored column was tried")
+		assert.Equal(t, base, integrity.EventHash(&r), "restored record hashes as before")
 	}
-	walk(v, "Record")
-	assert.Equal(t, 20, changed, "every stored column was tried")
-	assert.Equal(t, base, integrity.EventHash(&r), "restored record hashes as before")
 }
 
 func TestBatchHashChainsToItsPredecessor(t *testing.T) {
@@ -121,7 +127,15 @@ func FuzzCanonicalStringMatchesJCS(f *testing.F) {
 func BenchmarkEventHash(b *testing.B) {
 	r := record(b)
 	b.ReportAllocs()
-	for range b.N {
-		integrity.EventHash(&r)
-	}
+	b.Run("plain", func(b *testing.B) {
+		for b.Loop() {
+			integrity.EventHash(&r)
+		}
+	})
+	r.Salt = bytes.Repeat([]byte{7}, integrity.SaltSize)
+	b.Run("salted", func(b *testing.B) {
+		for b.Loop() {
+			integrity.EventHash(&r)
+		}
+	})
 }
