@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"function/shared/bundle"
 	"function/shared/problem"
 	"function/shared/tlog"
 )
@@ -11,16 +12,21 @@ import (
 // export answers GET /api/v1/audit/export with the bundle (JSON Lines) of
 // the events the filters select (those of /api/v1/audit/events:
 // correlation_id, since, until, event_type, …), each with its inclusion
-// proof in the newest checkpoint. It streams: a failure midway leaves the
+// proof in the newest checkpoint; redact (JSON Pointers) names values to
+// show only by their salted commitments. It streams: a failure midway leaves the
 // bundle without its end line, which verify-bundle reports as truncated.
 func (f *Function) export(w http.ResponseWriter, r *http.Request, st *running) int {
 	filter, errs := parseFilter(r.URL.Query(), f.now())
+	red, err := bundle.ParseRedaction(r.URL.Query()["redact"])
+	if err != nil {
+		errs = append(errs, problem.FieldError{Field: "redact", Message: err.Error()})
+	}
 	if len(errs) > 0 {
 		problem.Write(w, http.StatusBadRequest, "invalid query parameters", errs...)
 		return http.StatusBadRequest
 	}
 	sw := &startedWriter{ResponseWriter: w}
-	err := st.log.Export(r.Context(), filter, r.URL.Query(), sw)
+	err = st.log.Export(r.Context(), filter, red, r.URL.Query(), sw)
 	switch {
 	case err == nil:
 		return http.StatusOK

@@ -27,8 +27,9 @@ const exportPage = 500
 //
 // A bundle of one correlation id's events (no other filter) carries the
 // trail index's entry for it, read with the checkpoint, so that it shows
-// the trail complete.
-func (l *Log) Export(ctx context.Context, f auditstore.Filter, query map[string][]string, out io.Writer) error {
+// the trail complete. red names the values shown only by their salted
+// commitments (docs/integrity.md §10).
+func (l *Log) Export(ctx context.Context, f auditstore.Filter, red bundle.Redaction, query map[string][]string, out io.Writer) error {
 	var cp tlog.Checkpoint
 	var tr *bundle.Trail
 	err := pgx.BeginTxFunc(ctx, l.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -68,7 +69,7 @@ func (l *Log) Export(ctx context.Context, f auditstore.Filter, query map[string]
 		if err != nil {
 			return err
 		}
-		n, err := l.exportPage(ctx, w, recs, cp.Size)
+		n, err := l.exportPage(ctx, w, red, recs, cp.Size)
 		if err != nil {
 			return err
 		}
@@ -86,7 +87,7 @@ func (l *Log) Export(ctx context.Context, f auditstore.Filter, query map[string]
 
 // exportPage writes the page's events that the checkpoint of size leaves
 // covers, with their proofs, and returns how many.
-func (l *Log) exportPage(ctx context.Context, w *bundle.Writer, recs []auditevent.Record, size uint64) (int, error) {
+func (l *Log) exportPage(ctx context.Context, w *bundle.Writer, red bundle.Redaction, recs []auditevent.Record, size uint64) (int, error) {
 	seqs := make([]int64, len(recs))
 	for i := range recs {
 		seqs[i] = recs[i].LedgerSeq
@@ -108,7 +109,10 @@ func (l *Log) exportPage(ctx context.Context, w *bundle.Writer, recs []auditeven
 	}
 	for j, i := range in {
 		r := &recs[i]
-		e := bundle.Entry{Index: idxs[j], EventHash: fmt.Sprintf("%x", r.Hash), Event: integrity.EventCanonical(r), Proof: proofs[j]}
+		e, err := red.NewEntry(idxs[j], integrity.EventCanonical(r), r.Salt, r.Hash, proofs[j])
+		if err != nil {
+			return 0, fmt.Errorf("event %s: %w", r.ID, err)
+		}
 		if err := w.Add(e); err != nil {
 			return 0, err
 		}

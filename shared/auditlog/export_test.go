@@ -3,7 +3,6 @@ package auditlog_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"strings"
@@ -15,7 +14,9 @@ import (
 
 	"function/archive"
 	"function/archive/archivetest"
+	"function/shared/auditevent"
 	"function/shared/auditstore"
+	"function/shared/bundle"
 	"function/shared/verify"
 )
 
@@ -37,7 +38,7 @@ func TestABundleChecksWithThePublicKeyAlone(t *testing.T) {
 	origin := e.Config().Origin
 	export := func(f auditstore.Filter) []byte {
 		var b bytes.Buffer
-		require.NoError(t, log.Export(ctx, f, map[string][]string{"correlation_id": {f.CorrelationID}}, &b))
+		require.NoError(t, log.Export(ctx, f, bundle.Redaction{}, map[string][]string{"correlation_id": {f.CorrelationID}}, &b))
 		return b.Bytes()
 	}
 	archived := e.ArchivedRecords(t, archivetest.DaysAgo(10))[0].CorrelationID
@@ -87,11 +88,14 @@ func TestABundleChecksWithThePublicKeyAlone(t *testing.T) {
 	// An event that is not in the log, with a hash of its own: only its
 	// proof can tell, and does not place it.
 	forged := edit(2, func(m map[string]any) {
-		ev := m["event"].(map[string]any)
-		ev["outcome"] = "failure"
-		canon, err := json.Marshal(ev) // encoding/json sorts keys; the values here need no JCS escaping
+		m["event"].(map[string]any)["outcome"] = "failure"
+		line, err := json.Marshal(m)
 		require.NoError(t, err)
-		m["eventHash"] = sha256hex(canon)
+		var e bundle.Entry
+		require.NoError(t, json.Unmarshal(line, &e))
+		h, err := e.Hash()
+		require.NoError(t, err)
+		m["eventHash"] = hex.EncodeToString(h)
 	})
 	assert.Equal(t, []verify.Kind{verify.BundleProof, verify.TrailIncomplete}, kinds(forged, good), "a proof for an event not in the log")
 
@@ -110,7 +114,71 @@ func TestABundleChecksWithThePublicKeyAlone(t *testing.T) {
 	assert.Equal(t, []verify.Kind{verify.TreeCheckpoint}, kinds(strings.Join(lines, "\n")+"\n", verifiers(t, other, origin)), "another key")
 }
 
-func sha256hex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
+// A bundle with values redacted shows none of them, still checks with the
+// public key alone and shows the trail complete; putting a value back,
+// altering a commitment or dropping a field salt is named by its line.
+func TestARedactedBundleStaysCheckable(t *testing.T) {
+	e, log, _ := treeEnv(t)
+	ctx := context.Background()
+	origin := e.Config().Origin
+	red, err := bundle.ParseRedaction([]string{"/actorId,/data/signalContext", "/subject"})
+	require.NoError(t, err)
+	export := func(corr string) string {
+		var b bytes.Buffer
+		require.NoError(t, log.Export(ctx, auditstore.Filter{CorrelationID: corr}, red, nil, &b))
+		return b.String()
+	}
+	check := func(b string) verify.Report {
+		return verify.Bundle(strings.NewReader(b), origin, verifiers(t, e, origin), nil)
+	}
+	kinds := func(b string) []verify.Kind {
+		var out []verify.Kind
+		for _, f := range check(b).Findings {
+			out = append(out, f.Kind)
+		}
+		return out
+	}
+	hot := e.HotRecords(t, archivetest.DaysAgo(1))[0]
+	for _, r := range []auditevent.Record{e.ArchivedRecords(t, archivetest.DaysAgo(10))[0], hot} {
+		require.NotNil(t, r.Salt, "stored with a salt")
+		b := export(r.CorrelationID)
+		rep := check(b)
+		require.Empty(t, rep.Findings)
+		require.NotNil(t, rep.Trail)
+		assert.True(t, rep.Trail.Complete)
+		assert.Greater(t, rep.ValuesRedacted, 2*rep.EventsChecked, "the actor, the subject and the signal context's values")
+		assert.NotContains(t, b, `"`+r.ActorID+`"`)
+		assert.NotContains(t, b, `"subject":"`)
+		assert.NotContains(t, b, `"signalContext":{"cluster":"`, "its values, not its keys")
+		assert.NotContains(t, b, `"salt":`, "no event salt leaves the store")
+	}
+
+	lines := strings.Split(strings.TrimSuffix(export(hot.CorrelationID), "\n"), "\n")
+	edit := func(f func(e *bundle.Entry)) string {
+		var ent bundle.Entry
+		require.NoError(t, json.Unmarshal([]byte(lines[1]), &ent))
+		f(&ent)
+		b, err := json.Marshal(ent)
+		require.NoError(t, err)
+		out := append([]string{}, lines...)
+		out[1] = string(b)
+		return strings.Join(out, "\n") + "\n"
+	}
+	shown := edit(func(ent *bundle.Entry) {
+		ent.Event = bytes.Replace(ent.Event, []byte(`"actorId":null`), []byte(`"actorId":"`+hot.ActorID+`"`), 1)
+	})
+	assert.Equal(t, []verify.Kind{verify.BundleEvent, verify.TrailIncomplete}, kinds(shown), "a redacted value shown")
+	commitment := edit(func(ent *bundle.Entry) {
+		c := ent.Redacted["/actorId"]
+		ent.Redacted["/actorId"] = map[bool]string{true: "1", false: "0"}[c[0] == '0'] + c[1:]
+	})
+	assert.Equal(t, []verify.Kind{verify.BundleEvent, verify.BundleProof, verify.TrailIncomplete}, kinds(commitment), "a commitment altered")
+	value := edit(func(ent *bundle.Entry) {
+		ent.Event = bytes.Replace(ent.Event, []byte(`"outcome":"success"`), []byte(`"outcome":"failure"`), 1)
+	})
+	assert.Equal(t, []verify.Kind{verify.BundleEvent, verify.BundleProof, verify.TrailIncomplete}, kinds(value), "a shown value altered")
+	salt := edit(func(ent *bundle.Entry) { delete(ent.Salts, "/outcome") })
+	assert.Equal(t, []verify.Kind{verify.BundleEvent, verify.TrailIncomplete}, kinds(salt), "a field salt dropped")
+	count := strings.Replace(strings.Join(lines, "\n")+"\n", `"valuesRedacted":`, `"valuesRedacted":1`, 1)
+	assert.Contains(t, kinds(count), verify.BundleInvalid, "the end line's count of redacted values")
 }

@@ -13,6 +13,7 @@ import (
 	"function/shared/auditevent"
 	"function/shared/auditlog"
 	"function/shared/auditstore"
+	"function/shared/bundle"
 	"function/shared/verify"
 )
 
@@ -74,7 +75,7 @@ func (c trailCase) verify(t *testing.T) verify.Report {
 // bundle is the remediation's export, checked with the public key alone.
 func (c trailCase) bundle(t *testing.T) verify.Report {
 	var b bytes.Buffer
-	require.NoError(t, c.log.Export(context.Background(), auditstore.Filter{CorrelationID: c.id}, nil, &b))
+	require.NoError(t, c.log.Export(context.Background(), auditstore.Filter{CorrelationID: c.id}, bundle.Redaction{}, nil, &b))
 	rep := verify.Bundle(&b, "", verifiers(t, c.e, c.e.Config().Origin), nil)
 	require.NotNil(t, rep.Trail, "a remediation's bundle carries its trail")
 	return rep

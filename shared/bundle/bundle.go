@@ -16,8 +16,13 @@ import (
 	"function/shared/trail"
 )
 
-// Format names the bundle format in its header.
-const Format = "auditfn-bundle/v1"
+// Format names the bundle format in its header. Version 2 added salted
+// events and redaction (docs/integrity.md §10); a reader takes version 1
+// too, whose events are all plainly hashed.
+const (
+	Format   = "auditfn-bundle/v2"
+	formatV1 = "auditfn-bundle/v1"
+)
 
 // Header is the first line.
 type Header struct {
@@ -79,13 +84,25 @@ type Signature struct {
 	KeyHash string `json:"keyHash"` // 8 hex digits
 }
 
-// Entry is one event: its canonical form (docs/integrity.md §1, whose
-// SHA-256 is its event hash), its leaf index and the inclusion proof.
+// Entry is one event: its canonical form (docs/integrity.md §1), what its
+// event hash is recomputed from (Hash), its leaf index and the inclusion
+// proof.
 type Entry struct {
 	Index     uint64          `json:"index"`
 	EventHash string          `json:"eventHash"` // hex
-	Event     json.RawMessage `json:"event"`
-	Proof     [][]byte        `json:"proof"` // base64 in JSON
+	Event     json.RawMessage `json:"event,omitempty"`
+	// Salt is a salted event's salt (hex), given when none of its values is
+	// redacted.
+	Salt string `json:"salt,omitempty"`
+	// Salts and Redacted, in a salted event with values redacted, map each
+	// leaf's JSON Pointer to its field salt or, where the event shows null,
+	// to its commitment (hex).
+	Salts    map[string]string `json:"salts,omitempty"`
+	Redacted map[string]string `json:"redacted,omitempty"`
+	// Withheld marks a plainly hashed event with values to redact: only its
+	// hash and proof are given.
+	Withheld bool     `json:"withheld,omitempty"`
+	Proof    [][]byte `json:"proof"` // base64 in JSON
 }
 
 // End is the last line: how many events came before it, and how many the
@@ -95,12 +112,17 @@ type End struct {
 	End     bool `json:"end"`
 	Events  int  `json:"events"`
 	Pending int  `json:"pending"`
+	// Redacted counts the values shown only by their commitments; Withheld
+	// the events shown only by their hashes.
+	Redacted int `json:"valuesRedacted,omitempty"`
+	Withheld int `json:"eventsWithheld,omitempty"`
 }
 
 // Writer writes a bundle line by line.
 type Writer struct {
-	w *bufio.Writer
-	n int
+	w                  *bufio.Writer
+	n                  int
+	redacted, withheld int
 }
 
 // NewWriter writes the header.
@@ -113,12 +135,16 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 // Add writes one entry.
 func (w *Writer) Add(e Entry) error {
 	w.n++
+	w.redacted += len(e.Redacted)
+	if e.Withheld {
+		w.withheld++
+	}
 	return w.line(e)
 }
 
 // Close writes the end line and flushes.
 func (w *Writer) Close(pending int) error {
-	if err := w.line(End{End: true, Events: w.n, Pending: pending}); err != nil {
+	if err := w.line(End{End: true, Events: w.n, Pending: pending, Redacted: w.redacted, Withheld: w.withheld}); err != nil {
 		return err
 	}
 	return w.w.Flush()
@@ -157,7 +183,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 		return nil, fmt.Errorf("not a bundle: no header line: %v", s.Err())
 	}
 	br.line = 1
-	if err := json.Unmarshal(s.Bytes(), &br.Header); err != nil || br.Header.Bundle != Format {
+	if err := json.Unmarshal(s.Bytes(), &br.Header); err != nil || (br.Header.Bundle != Format && br.Header.Bundle != formatV1) {
 		return nil, fmt.Errorf("not a %s bundle (line 1)", Format)
 	}
 	return br, nil

@@ -61,7 +61,7 @@ func EventHash(r *auditevent.Record) []byte {
 		h := sha256.Sum256(EventCanonical(r))
 		return h[:]
 	}
-	return saltedHash(EventCanonical(r), r.Salt)
+	return SaltedHash(EventCanonical(r), r.Salt)
 }
 
 // Batch is one ledger row: a group of events committed together.

@@ -30,9 +30,10 @@ func CommittedHash(c []byte) []byte {
 	return h.Sum(nil)
 }
 
-// saltedHash is the hash of E whose every leaf is replaced by its
-// commitment under salt (docs/integrity.md §10).
-func saltedHash(e, salt []byte) []byte {
+// SaltedHash is the salted event hash of E (docs/integrity.md §10): the
+// hash of E whose every leaf is replaced by its commitment under salt; nil
+// if E is not a canonical JSON object.
+func SaltedHash(e, salt []byte) []byte {
 	salts := NewSalts(salt)
 	var fieldSalt, val []byte
 	c, err := MapLeaves(e, func(ptr, leaf []byte) ([]byte, error) {
@@ -41,10 +42,7 @@ func saltedHash(e, salt []byte) []byte {
 		return val, nil
 	})
 	if err != nil {
-		// E is an object of canonical JSON: only data that was never
-		// canonical (a corrupted row) gets here, and nil is no batch's
-		// event hash.
-		return nil
+		return nil // no batch holds it as an event hash
 	}
 	return CommittedHash(c)
 }

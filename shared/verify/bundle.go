@@ -14,7 +14,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"function/shared/bundle"
-	"function/shared/canonjson"
 	"function/shared/tlog"
 	"function/shared/trail"
 )
@@ -61,15 +60,22 @@ func Bundle(r io.Reader, origin string, verifiers []note.Verifier, policy *witne
 		}
 		rep.EventsChecked++
 		ref := lineRef(br.Line())
-		canon, err := canonjson.Transform(e.Event)
-		if err != nil {
-			fs.object(BundleEvent, ref, "the event is not JSON a hash can be computed of: %v", err)
+		rep.ValuesRedacted += len(e.Redacted)
+		hash, err := e.Hash()
+		switch {
+		case errors.Is(err, bundle.ErrWithheld):
+			rep.EventsWithheld++
+			if hash, err = hex.DecodeString(e.EventHash); err != nil || len(hash) != sha256.Size {
+				fs.object(BundleEvent, ref, "the withheld event's eventHash is not 32 bytes of hex")
+				continue
+			}
+		case err != nil:
+			fs.object(BundleEvent, ref, "%v", err)
 			continue
-		}
-		sum := sha256.Sum256(canon)
-		if hex.EncodeToString(sum[:]) != e.EventHash {
+		case hex.EncodeToString(hash) != e.EventHash:
 			fs.object(BundleEvent, ref, "the event's content does not hash to its eventHash: altered")
 		}
+		sum := [sha256.Size]byte(hash)
 		if seen[e.Index] {
 			fs.object(BundleEvent, ref, "a second event at leaf %d", e.Index)
 		}
@@ -79,8 +85,12 @@ func Bundle(r io.Reader, origin string, verifiers []note.Verifier, policy *witne
 		}
 		tc.event(ref, e, sum)
 	}
-	if end := br.End(); end.Events != rep.EventsChecked {
+	switch end := br.End(); {
+	case end.Events != rep.EventsChecked:
 		fs.object(BundleInvalid, lineRef(br.Line()), "the end line counts %d events; the bundle holds %d", end.Events, rep.EventsChecked)
+	case end.Redacted != rep.ValuesRedacted || end.Withheld != rep.EventsWithheld:
+		fs.object(BundleInvalid, lineRef(br.Line()), "the end line counts %d values redacted and %d events withheld; the bundle holds %d and %d",
+			end.Redacted, end.Withheld, rep.ValuesRedacted, rep.EventsWithheld)
 	}
 	rep.Trail = tc.check([]byte(br.Header.Checkpoint))
 	return rep
@@ -108,7 +118,9 @@ func (b *bundleTrail) event(ref string, e bundle.Entry, sum [32]byte) {
 	var ev struct {
 		CorrelationID string `json:"correlationId"`
 	}
-	if json.Unmarshal(e.Event, &ev) != nil || ev.CorrelationID != b.t.CorrelationID {
+	// A withheld event shows no correlation id: the rolling hash shows it
+	// is the trail's.
+	if !e.Withheld && (json.Unmarshal(e.Event, &ev) != nil || ev.CorrelationID != b.t.CorrelationID) {
 		b.fs.object(BundleEvent, ref, "the event is not of the trail %s", b.t.CorrelationID)
 	}
 	b.leaves, b.hashes = append(b.leaves, e.Index), append(b.hashes, sum[:])

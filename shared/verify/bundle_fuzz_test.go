@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +48,12 @@ func FuzzBundle(f *testing.F) {
 	header, _ := json.Marshal(bundle.Header{Bundle: bundle.Format, Origin: s.Name(), Checkpoint: string(cp.Note), Trail: bundle.NewTrail("rr-2", got, p)})
 	f.Add(string(header) + "\n" + `{"index":0,"eventHash":"00","event":{"correlationId":"rr-2"},"proof":[]}` + "\n" + `{"end":true,"events":1,"pending":0}` + "\n")
 	f.Add(string(header) + "\n")
+	salted := `{"index":0,"eventHash":"00","event":{"correlationId":"rr-2","data":{"a":[1,{}]}},"salt":"` + strings.Repeat("ab", 32) + `","proof":[]}`
+	redacted := `{"index":0,"eventHash":"00","event":{"correlationId":"rr-2","actorId":null},"salts":{"/correlationId":"` + strings.Repeat("01", 32) + `"},"redacted":{"/actorId":"` + strings.Repeat("02", 32) + `"},"proof":[]}`
+	withheld := `{"index":0,"eventHash":"` + strings.Repeat("03", 32) + `","withheld":true,"proof":[]}`
+	for _, line := range []string{salted, redacted, withheld} {
+		f.Add(string(header) + "\n" + line + "\n" + `{"end":true,"events":1,"pending":0,"valuesRedacted":1}` + "\n")
+	}
 	f.Add(`{"bundle":"auditfn-bundle/v1","checkpoint":"x","trail":{"correlationId":"a","entry":{"count":1,"last":0,"rolling":"zz"},"proof":{"sideNodes":["AA=="],"otherLeaf":"AQ=="}}}` + "\n")
 	v, err := note.NewVerifier(s.VerifierKey)
 	if err != nil {

@@ -77,6 +77,11 @@ type Report struct {
 	// leaves in the copy's full tiles, under a signed checkpoint; the rest
 	// lie beyond the copy's last full tile.
 	TreeEvents int `json:"treeEvents,omitempty"`
+	// ValuesRedacted and EventsWithheld are, in a bundle, how many values
+	// were checked by their commitments alone and how many events by their
+	// hashes alone (docs/integrity.md §10).
+	ValuesRedacted int `json:"valuesRedacted,omitempty"`
+	EventsWithheld int `json:"eventsWithheld,omitempty"`
 	// Trail is, in a correlation scope, whether the trail is complete.
 	Trail    *Trail    `json:"trail,omitempty"`
 	Findings []Finding `json:"findings"`

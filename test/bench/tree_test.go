@@ -14,6 +14,7 @@ import (
 	"function/archive/archivetest"
 	"function/shared/auditlog"
 	"function/shared/auditstore"
+	"function/shared/bundle"
 	"function/shared/tlog"
 	"function/shared/verify"
 )
@@ -71,9 +72,9 @@ func benchTree(b testing.TB, e *archivetest.Env) treeFigures {
 	f.proofBytes = len(p)
 
 	since := archivetest.DaysAgo(1)
-	var bundle bytes.Buffer
+	var exported bytes.Buffer
 	t0 = time.Now()
-	require.NoError(b, log.Export(ctx, auditstore.Filter{Since: since, Until: since.Add(time.Hour)}, nil, &bundle))
+	require.NoError(b, log.Export(ctx, auditstore.Filter{Since: since, Until: since.Add(time.Hour)}, bundle.Redaction{}, nil, &exported))
 	took := time.Since(t0)
 	signer, err := archive.LoadSigner(e.KeyPath)
 	require.NoError(b, err)
@@ -81,9 +82,9 @@ func benchTree(b testing.TB, e *archivetest.Env) treeFigures {
 	require.NoError(b, err)
 	v, err := note.NewVerifier(vkey)
 	require.NoError(b, err)
-	size := bundle.Len()
+	size := exported.Len()
 	t0 = time.Now()
-	brep := verify.Bundle(&bundle, e.Config().Origin, []note.Verifier{v}, nil)
+	brep := verify.Bundle(&exported, e.Config().Origin, []note.Verifier{v}, nil)
 	require.Empty(b, brep.Findings)
 	f.exported = brep.EventsChecked
 	f.exportRate = float64(f.exported) / took.Seconds()
@@ -101,9 +102,9 @@ func benchTree(b testing.TB, e *archivetest.Env) treeFigures {
 	f.trailVerify = time.Since(t0)
 	require.Empty(b, trep.Findings)
 	require.True(b, trep.Trail.Complete)
-	bundle.Reset()
-	require.NoError(b, log.Export(ctx, auditstore.Filter{CorrelationID: id}, nil, &bundle))
-	header, _, _ := bytes.Cut(bundle.Bytes(), []byte("\n"))
+	exported.Reset()
+	require.NoError(b, log.Export(ctx, auditstore.Filter{CorrelationID: id}, bundle.Redaction{}, nil, &exported))
+	header, _, _ := bytes.Cut(exported.Bytes(), []byte("\n"))
 	_, tr, ok := bytes.Cut(header, []byte(`"trail":`))
 	require.True(b, ok, "a remediation's bundle carries its trail")
 	f.trailBytes = len(tr) - 1

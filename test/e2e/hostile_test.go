@@ -251,7 +251,7 @@ func (e everything) sweepQuery(t *testing.T) {
 		{"/api/v1/audit/aggregations", url.Values{"group_by": {"event_type"}}, append(filters, "group_by")},
 		{"/api/v1/audit/verify", url.Values{}, []string{"correlation_id", "date"}},
 		{"/api/v1/audit/proof", url.Values{"event_id": {uuid.NewString()}}, []string{"event_id", "source"}},
-		{"/api/v1/audit/export", url.Values{}, filters},
+		{"/api/v1/audit/export", url.Values{}, append(filters, "redact")},
 		{"/api/v1/audit/legal-holds", url.Values{}, []string{"correlation_id"}},
 	}
 	for _, ep := range endpoints {

@@ -22,6 +22,7 @@ import (
 	"function/shared/auditevent"
 	"function/shared/auditlog"
 	"function/shared/auditstore"
+	"function/shared/bundle"
 	"function/shared/tlog"
 	"function/shared/verify"
 	"function/test/fixtures"
@@ -108,13 +109,13 @@ func TestTheCollectorsCheckpointsAreCosignedByUpstreamWitnesses(t *testing.T) {
 
 	// The remediation's bundle carries the cosigned checkpoint: it checks
 	// against the policy with the public keys alone.
-	var bundle bytes.Buffer
-	require.NoError(t, log.Export(ctx, auditstore.Filter{CorrelationID: first.CorrelationID}, nil, &bundle))
+	var exported bytes.Buffer
+	require.NoError(t, log.Export(ctx, auditstore.Filter{CorrelationID: first.CorrelationID}, bundle.Redaction{}, nil, &exported))
 	vkey, err := note.NewEd25519VerifierKey(origin, key.Public())
 	require.NoError(t, err)
 	v, err := note.NewVerifier(vkey)
 	require.NoError(t, err)
-	rep := verify.Bundle(bytes.NewReader(bundle.Bytes()), origin, []note.Verifier{v}, policy)
+	rep := verify.Bundle(bytes.NewReader(exported.Bytes()), origin, []note.Verifier{v}, policy)
 	assert.Empty(t, rep.Findings)
 	assert.Positive(t, rep.EventsChecked)
 
@@ -125,9 +126,9 @@ func TestTheCollectorsCheckpointsAreCosignedByUpstreamWitnesses(t *testing.T) {
 	// A verifier asking for all three finds the newest checkpoint short.
 	strict, err := witness.ParsePolicy(witnesstest.Policy(3, ws...))
 	require.NoError(t, err)
-	bundle.Reset()
-	require.NoError(t, log.Export(ctx, auditstore.Filter{CorrelationID: second.CorrelationID}, nil, &bundle))
-	rep = verify.Bundle(bytes.NewReader(bundle.Bytes()), origin, []note.Verifier{v}, &strict)
+	exported.Reset()
+	require.NoError(t, log.Export(ctx, auditstore.Filter{CorrelationID: second.CorrelationID}, bundle.Redaction{}, nil, &exported))
+	rep = verify.Bundle(bytes.NewReader(exported.Bytes()), origin, []note.Verifier{v}, &strict)
 	require.Len(t, rep.Findings, 1)
 	assert.Equal(t, verify.TreeUnwitnessed, rep.Findings[0].Kind)
 	send("3")

@@ -149,6 +149,37 @@ func TestAProofChecksWithTheStandardLibrariesAlone(t *testing.T) {
 	_, err = checkBundleWithStandardLibraries(tampered, origin, pub)
 	require.Error(t, err)
 
+	// Redacted, the bundle still checks, by hand and with the tool: the
+	// actor and the signal context are shown by their commitments alone,
+	// and neither they nor the event salts are in it.
+	var shown struct {
+		Event struct {
+			ActorID string `json:"actorId"`
+		} `json:"event"`
+	}
+	require.NoError(t, json.Unmarshal(lines[1], &shown))
+	require.NotEmpty(t, shown.Event.ActorID)
+	status, redacted := get(t, query.URL()+"/api/v1/audit/export?correlation_id=rr-proof-59&redact=/actorId,/data/signalContext")
+	require.Equal(t, http.StatusOK, status, string(redacted))
+	n, err = checkBundleWithStandardLibraries(redacted, origin, pub)
+	require.NoError(t, err)
+	require.Equal(t, 5, n)
+	require.NotContains(t, string(redacted), `"`+shown.Event.ActorID+`"`)
+	require.NotContains(t, string(redacted), `"signalContext":{"cluster":"`, "its values, not its keys")
+	require.NotContains(t, string(redacted), `"salt":`)
+	require.Contains(t, string(redacted), `"actorId":null`)
+	require.NoError(t, os.WriteFile(bundleFile, redacted, 0o644))
+	out, err = exec.Command(bin, "verify-bundle", "-key", pemFile, "-origin", origin, bundleFile).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	require.Contains(t, string(out), `"ok": true`)
+	require.Contains(t, string(out), `"valuesRedacted": `)
+	guessed := bytes.Replace(redacted, []byte(`"actorId":null`), []byte(`"actorId":"`+shown.Event.ActorID+`"`), 1)
+	_, err = checkBundleWithStandardLibraries(guessed, origin, pub)
+	require.Error(t, err, "a redacted value put back without its field salt does not check")
+	status, refusal := get(t, query.URL()+"/api/v1/audit/export?correlation_id=rr-proof-59&redact=/eventId")
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Contains(t, string(refusal), `"field":"redact"`)
+
 	// The first full tile holds the first 256 leaves.
 	tile := object(t, c, e.Bucket.Name, "audit_events/_tlog/tile/0/000")
 	require.Len(t, tile, 256*32)

@@ -2,12 +2,14 @@ package interop
 
 // This file checks a proof as a third party would: it imports only the Go
 // standard library and the C2SP/RFC 6962 libraries, none of auditfn; the
-// trail index proof it folds by hand, from docs/integrity.md §9.
+// trail index proof it folds by hand, from docs/integrity.md §9, and it
+// recomputes salted and redacted events' hashes by hand, from §10.
 
 import (
 	"bufio"
 	"bytes"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -153,23 +155,17 @@ func checkBundleWithStandardLibraries(b []byte, origin string, pub ed25519.Publi
 	var trail []trailLeaf
 	n := 0
 	for s.Scan() {
-		var line struct {
-			End   bool            `json:"end"`
-			Index uint64          `json:"index"`
-			Event json.RawMessage `json:"event"`
-			Proof [][]byte        `json:"proof"`
-		}
+		var line bundleLine
 		if err := json.Unmarshal(s.Bytes(), &line); err != nil {
 			return n, err
 		}
 		if line.End {
 			return n, checkTrail(header.Trail, trail)
 		}
-		canon, err := jcs.Transform(line.Event)
+		h, err := line.eventHash()
 		if err != nil {
 			return n, err
 		}
-		h := sha256.Sum256(canon)
 		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, line.Index, cp.Size, leafHash(h[:]), line.Proof, cp.Hash); err != nil {
 			return n, fmt.Errorf("event %s at %d: %w", hex.EncodeToString(h[:]), line.Index, err)
 		}
@@ -177,6 +173,113 @@ func checkBundleWithStandardLibraries(b []byte, origin string, pub ed25519.Publi
 		n++
 	}
 	return n, fmt.Errorf("no end line: truncated")
+}
+
+// bundleLine is an event's line of a bundle, or its end line.
+type bundleLine struct {
+	End      bool              `json:"end"`
+	Index    uint64            `json:"index"`
+	Event    json.RawMessage   `json:"event"`
+	Salt     string            `json:"salt"`
+	Salts    map[string]string `json:"salts"`
+	Redacted map[string]string `json:"redacted"`
+	Withheld bool              `json:"withheld"`
+	Hash     string            `json:"eventHash"`
+	Proof    [][]byte          `json:"proof"`
+}
+
+// eventHash recomputes the event hash: SHA-256(JCS(event)) for a plainly
+// hashed event; for a salted one, SHA-256("auditfn-event-v2\n" ‖ JCS(C)),
+// C being the event with every leaf (scalar, or empty object or array
+// inside it) replaced by the hex of SHA-256(field salt ‖ JCS(leaf)), the
+// field salt HMAC-SHA256(salt, the leaf's JSON Pointer), or given, or the
+// commitment itself given where the event shows null. A withheld event
+// has only its hash, which its proof alone checks.
+func (l bundleLine) eventHash() ([32]byte, error) {
+	if l.Withheld {
+		h, err := hex.DecodeString(l.Hash)
+		if err != nil || len(h) != 32 {
+			return [32]byte{}, fmt.Errorf("withheld event: no hash")
+		}
+		return [32]byte(h), nil
+	}
+	if l.Salt == "" && l.Salts == nil {
+		canon, err := jcs.Transform(l.Event)
+		if err != nil {
+			return [32]byte{}, err
+		}
+		return sha256.Sum256(canon), nil
+	}
+	salt, _ := hex.DecodeString(l.Salt)
+	dec := json.NewDecoder(bytes.NewReader(l.Event))
+	dec.UseNumber()
+	var event any
+	if err := dec.Decode(&event); err != nil {
+		return [32]byte{}, err
+	}
+	escape := strings.NewReplacer("~", "~0", "/", "~1")
+	var commit func(v any, ptr string) (any, error)
+	commit = func(v any, ptr string) (any, error) {
+		var err error
+		switch x := v.(type) {
+		case map[string]any:
+			if len(x) > 0 || ptr == "" {
+				for k := range x {
+					if x[k], err = commit(x[k], ptr+"/"+escape.Replace(k)); err != nil {
+						return nil, err
+					}
+				}
+				return x, nil
+			}
+		case []any:
+			if len(x) > 0 {
+				for i := range x {
+					if x[i], err = commit(x[i], fmt.Sprintf("%s/%d", ptr, i)); err != nil {
+						return nil, err
+					}
+				}
+				return x, nil
+			}
+		}
+		if c, ok := l.Redacted[ptr]; ok {
+			if v != nil {
+				return nil, fmt.Errorf("%s: redacted, yet a value is shown", ptr)
+			}
+			return c, nil
+		}
+		fieldSalt, err := hex.DecodeString(l.Salts[ptr])
+		if l.Salt != "" {
+			mac := hmac.New(sha256.New, salt)
+			mac.Write([]byte(ptr))
+			fieldSalt, err = mac.Sum(nil), nil
+		}
+		if err != nil || len(fieldSalt) != 32 {
+			return nil, fmt.Errorf("%s: no field salt", ptr)
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		leaf, err := jcs.Transform(raw)
+		if err != nil {
+			return nil, err
+		}
+		c := sha256.Sum256(append(fieldSalt, leaf...))
+		return hex.EncodeToString(c[:]), nil
+	}
+	committed, err := commit(event, "")
+	if err != nil {
+		return [32]byte{}, err
+	}
+	raw, err := json.Marshal(committed)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	c, err := jcs.Transform(raw)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return sha256.Sum256(append([]byte("auditfn-event-v2\n"), c...)), nil
 }
 
 // trailLeaf is a bundle event's leaf index and event hash.
