@@ -1,10 +1,14 @@
 package interop
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +17,10 @@ import (
 
 	"function/archive"
 	"function/archive/archivetest"
+	"function/archive/format"
+	"function/shared/auditevent"
+	"function/shared/integrity"
+	"function/test/fixtures"
 )
 
 // docs/archive.md §5: an auditor recomputes each part's row count and
@@ -64,5 +72,68 @@ func TestAnAuditorRecomputesTheManifestFiguresWithDuckDB(t *testing.T) {
 		require.NoError(t, db.QueryRow(`SELECT count(*) FROM read_parquet(?) WHERE ledger_seq <= ? OR ledger_seq > ?`,
 			file, p.LedgerSeqAfter, p.LedgerSeqThrough).Scan(&outside))
 		assert.Zero(t, outside, "every row lies in the part's ledger range")
+	}
+}
+
+// docs/archive.md step 3's SQL, taken from the document itself, finds
+// exactly the plainly hashed events that do not match their hash, in a
+// part with salted events too and in one from before salting.
+func TestTheDocumentedDuckDBHashCheckFindsAlteredEvents(t *testing.T) {
+	doc, err := os.ReadFile("docs/archive.md") // TestMain runs from the repository root
+	require.NoError(t, err)
+	_, script, ok := strings.Cut(string(doc), "cat > event_hash.sql <<'EOF'\n")
+	require.True(t, ok)
+	script, _, ok = strings.Cut(script, "\nEOF\n")
+	require.True(t, ok)
+
+	var recs []auditevent.Record
+	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	for i, ev := range fixtures.Flow("rr-duck-\"quoted\"\n", at) {
+		r := auditevent.NewRecord(ev)
+		r.ReceivedAt, r.LedgerSeq, r.LedgerPos = at.Add(time.Hour), 1, int32(i)
+		if i%2 == 1 {
+			r.Salt = bytes.Repeat([]byte{byte(i)}, 32)
+		}
+		r.Hash = integrity.EventHash(&r)
+		recs = append(recs, r)
+	}
+	recs[0].Outcome = "failure" // plainly hashed, altered after hashing
+	recs[1].Outcome = "failure" // salted: beyond SQL, so not reported
+	file := filepath.Join(t.TempDir(), "part.parquet")
+	f, err := os.Create(file)
+	require.NoError(t, err)
+	w, err := format.NewWriter(f)
+	require.NoError(t, err)
+	for i := range recs {
+		require.NoError(t, w.Add(&recs[i]))
+	}
+	require.NoError(t, w.Close())
+	require.NoError(t, f.Close())
+
+	db := duck(t)
+	db.SetMaxOpenConns(1) // the view and macros live in the connection
+	src := fmt.Sprintf("read_parquet('%s', hive_partitioning = false)", file)
+	for name, view := range map[string]string{
+		"salted part": "SELECT * FROM " + src,
+		"part from before salting, as the script reads it": "SELECT *, NULL::BLOB AS event_salt FROM (SELECT * EXCLUDE (event_salt) FROM " + src + ")",
+	} {
+		_, err := db.Exec("CREATE OR REPLACE VIEW part AS " + view)
+		require.NoError(t, err)
+		_, err = db.Exec(strings.ReplaceAll(script, "CREATE MACRO", "CREATE OR REPLACE MACRO"))
+		require.NoError(t, err)
+		var bad []string
+		rows, err := db.Query("SELECT event_id FROM bad_events()")
+		require.NoError(t, err)
+		for rows.Next() {
+			var id string
+			require.NoError(t, rows.Scan(&id))
+			bad = append(bad, id)
+		}
+		require.NoError(t, rows.Err())
+		if name == "salted part" {
+			assert.Equal(t, []string{recs[0].ID.String()}, bad, name)
+		} else {
+			assert.Len(t, bad, len(recs)/2+1, "%s: every salted event, read as plain, and the altered one", name)
+		}
 	}
 }
