@@ -77,6 +77,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEvents$$' -fuzztime $(FUZZTIME) ./functions/query/
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./shared/catalog/
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) ./shared/eventauth/
+	$(GO) test -run '^$$' -fuzz '^FuzzMapLeaves$$' -fuzztime $(FUZZTIME) ./shared/integrity/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRedaction$$' -fuzztime $(FUZZTIME) ./shared/bundle/
+	$(GO) test -run '^$$' -fuzz '^FuzzBundle$$' -fuzztime $(FUZZTIME) ./shared/verify/
+	$(GO) test -run '^$$' -fuzz '^FuzzTilePath$$' -fuzztime $(FUZZTIME) ./shared/tlog/
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

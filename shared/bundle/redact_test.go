@@ -108,3 +108,24 @@ func TestEntriesRecomputeTheirEventHash(t *testing.T) {
 		assert.ErrorContains(t, err, "shows its content")
 	})
 }
+
+// Whatever the query says, a redaction is refused or holds only pointers
+// into the event's members, and redacts a leaf only at or below one.
+func FuzzParseRedaction(f *testing.F) {
+	f.Add("/actorId,/data/a~1b", "/data/x")
+	f.Add("/eventId", "")
+	f.Add("/data/\xff,", "~")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		r, err := bundle.ParseRedaction([]string{a, b})
+		if err != nil {
+			return
+		}
+		e, err := r.NewEntry(0, []byte(event), bytes.Repeat([]byte{1}, integrity.SaltSize), integrity.SaltedHash([]byte(event), bytes.Repeat([]byte{1}, integrity.SaltSize)), nil)
+		require.NoError(t, err)
+		assert.NotContains(t, e.Redacted, "/eventId")
+		assert.NotContains(t, e.Redacted, "/correlationId")
+		if _, err := e.Hash(); err != nil {
+			t.Fatalf("a redacted entry does not recompute: %v", err)
+		}
+	})
+}
