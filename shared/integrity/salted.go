@@ -25,7 +25,7 @@ const committedPrefix = "auditfn-event-v2\n"
 // is replaced by its commitment: SHA-256("auditfn-event-v2\n" ‖ C).
 func CommittedHash(c []byte) []byte {
 	h := sha256.New()
-	h.Write([]byte(committedPrefix))
+	io.WriteString(h, committedPrefix)
 	h.Write(c)
 	return h.Sum(nil)
 }
@@ -36,7 +36,9 @@ func CommittedHash(c []byte) []byte {
 func SaltedHash(e, salt []byte) []byte {
 	salts := NewSalts(salt)
 	var fieldSalt, val []byte
-	c, err := MapLeaves(e, func(ptr, leaf []byte) ([]byte, error) {
+	m := mappers.Get().(*mapper)
+	defer mappers.Put(m)
+	err := m.run(e, func(ptr, leaf []byte) ([]byte, error) {
 		fieldSalt = salts.AppendOf(fieldSalt[:0], ptr)
 		val = AppendCommitmentValue(val[:0], Commitment(fieldSalt, leaf))
 		return val, nil
@@ -44,7 +46,7 @@ func SaltedHash(e, salt []byte) []byte {
 	if err != nil {
 		return nil // no batch holds it as an event hash
 	}
-	return CommittedHash(c)
+	return CommittedHash(m.out) // hashed in place: C is not kept
 }
 
 // Salts derives an event's field salts from its salt:
@@ -66,12 +68,8 @@ func (s *Salts) AppendOf(b, ptr []byte) []byte {
 // stands for the leaf in the hashed form, and what a redacted bundle shows
 // in its place.
 func Commitment(fieldSalt, leaf []byte) [HashSize]byte {
-	h := sha256.New()
-	h.Write(fieldSalt)
-	h.Write(leaf)
-	var c [HashSize]byte
-	h.Sum(c[:0])
-	return c
+	// One buffer on the stack for most leaves: sha256.New would allocate.
+	return sha256.Sum256(append(append(make([]byte, 0, 128), fieldSalt...), leaf...))
 }
 
 // AppendCommitmentValue appends a commitment as it appears in C: a JSON
