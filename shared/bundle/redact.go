@@ -170,10 +170,10 @@ func (e Entry) Hash() ([]byte, error) {
 		if err != nil || len(salt) != integrity.SaltSize {
 			return nil, fmt.Errorf("the salt %q is not %d bytes of hex", e.Salt, integrity.SaltSize)
 		}
-		if h := integrity.SaltedHash(canon, salt); h != nil {
-			return h, nil
+		if canon[0] != '{' {
+			return nil, integrity.ErrNotObject
 		}
-		return nil, integrity.ErrNotObject
+		return integrity.SaltedHash(canon, salt), nil
 	}
 	used := 0
 	c, err := integrity.MapLeaves(canon, func(ptr, leaf []byte) ([]byte, error) {

@@ -31,8 +31,10 @@ func CommittedHash(c []byte) []byte {
 }
 
 // SaltedHash is the salted event hash of E (docs/integrity.md §10): the
-// hash of E whose every leaf is replaced by its commitment under salt; nil
-// if E is not a canonical JSON object.
+// hash of E whose every leaf is replaced by its commitment under salt.
+// Content that is not a JSON object (a corrupted row, a tampered copy)
+// has no leaves to commit to; it hashes as if it were its own committed
+// form, which no stored event hash is, so it is reported as altered.
 func SaltedHash(e, salt []byte) []byte {
 	salts := NewSalts(salt)
 	var fieldSalt, val []byte
@@ -44,7 +46,7 @@ func SaltedHash(e, salt []byte) []byte {
 		return val, nil
 	})
 	if err != nil {
-		return nil // no batch holds it as an event hash
+		return CommittedHash(e)
 	}
 	return CommittedHash(m.out) // hashed in place: C is not kept
 }

@@ -77,6 +77,18 @@ func TestSaltedHashIsTheDocumentedConstruction(t *testing.T) {
 	}
 }
 
+// Data that is not JSON (a tampered archive copy) still hashes, to a value
+// that is not the event's.
+func TestSaltedHashOfCorruptedDataIsAHashStill(t *testing.T) {
+	r := record(t)
+	r.Salt = bytes.Repeat([]byte{1}, integrity.SaltSize)
+	good := integrity.EventHash(&r)
+	r.Data = []byte(`{"a":`)
+	bad := integrity.EventHash(&r)
+	require.Len(t, bad, integrity.HashSize)
+	assert.NotEqual(t, good, bad)
+}
+
 // An array and an object with the same pointers are different events.
 func TestSaltedHashBindsTheShape(t *testing.T) {
 	r := record(t)
