@@ -20,6 +20,7 @@ import (
 	"function/shared/auditevent"
 	"function/shared/auditstore"
 	"function/shared/integrity"
+	"function/shared/parallel"
 )
 
 // Scope limits verification to the ledger batches holding a day's events
@@ -56,6 +57,33 @@ func check(r *auditevent.Record) checked {
 	e.hash = [integrity.HashSize]byte(integrity.EventHash(r))
 	e.hashOK = bytes.Equal(e.hash[:], r.Hash)
 	return e
+}
+
+// checkChunk is how many records checkAll holds at a time.
+const checkChunk = 2048
+
+// checkAll appends to out the check of every record each streams, a chunk
+// at a time spread over the CPUs: a salted hash costs tens of µs, and a
+// scope's single span would otherwise hash on one. Memory holds one chunk
+// of records, and 64 bytes for each record checked.
+func checkAll(out []checked, each func(fn func(*auditevent.Record)) error) ([]checked, error) {
+	chunk := make([]auditevent.Record, 0, checkChunk)
+	flush := func() {
+		n := len(out)
+		out = append(out, make([]checked, len(chunk))...)
+		_ = parallel.Each(len(chunk), func(i int) error {
+			out[n+i] = check(&chunk[i])
+			return nil
+		})
+		chunk = chunk[:0]
+	}
+	err := each(func(r *auditevent.Record) {
+		if chunk = append(chunk, *r); len(chunk) == checkChunk {
+			flush()
+		}
+	})
+	flush()
+	return out, err
 }
 
 func byChainPosition(a, b checked) int {
@@ -338,9 +366,8 @@ func (c *checker) run(ctx context.Context, pool *pgxpool.Pool, cold []checked) e
 	}
 	// Sorted here, not by PostgreSQL: unordered, the planner reads each
 	// partition's span in one pass instead of sorting it on disk.
-	events := make([]checked, 0, chunkEvents)
-	err = auditstore.EachRecord(ctx, pool, recordsTail, recordsArgs, func(r *auditevent.Record) {
-		events = append(events, check(r))
+	events, err := checkAll(make([]checked, 0, chunkEvents), func(fn func(*auditevent.Record)) error {
+		return auditstore.EachRecord(ctx, pool, recordsTail, recordsArgs, fn)
 	})
 	if err != nil {
 		return err

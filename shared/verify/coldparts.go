@@ -67,10 +67,13 @@ func (p *coldPart) take(ctx context.Context, sp span) ([]checked, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.loaded {
-		err := p.part.Each(ctx, func(r *auditevent.Record) {
-			if _, in := slices.BinarySearch(p.scope, r.LedgerSeq); in || p.scope == nil {
-				p.events = append(p.events, check(r))
-			}
+		var err error
+		p.events, err = checkAll(p.events, func(fn func(*auditevent.Record)) error {
+			return p.part.Each(ctx, func(r *auditevent.Record) {
+				if _, in := slices.BinarySearch(p.scope, r.LedgerSeq); in || p.scope == nil {
+					fn(r)
+				}
+			})
 		})
 		if err != nil {
 			return nil, err
