@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"function/shared/bundle"
+	"function/shared/parallel"
 	"function/shared/tlog"
 	"function/shared/trail"
 )
@@ -49,41 +51,50 @@ func Bundle(r io.Reader, origin string, verifiers []note.Verifier, policy *witne
 	}
 	tc := newBundleTrail(br.Header.Trail, size, &fs)
 	seen := map[uint64]bool{}
-	for {
-		e, err := br.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			fs.object(BundleInvalid, lineRef(br.Line()), "%v", err)
-			return rep
-		}
-		rep.EventsChecked++
-		ref := lineRef(br.Line())
-		rep.ValuesRedacted += len(e.Redacted)
-		hash, err := e.Hash()
-		switch {
-		case errors.Is(err, bundle.ErrWithheld):
-			rep.EventsWithheld++
-			if hash, err = hex.DecodeString(e.EventHash); err != nil || len(hash) != sha256.Size {
-				fs.object(BundleEvent, ref, "the withheld event's eventHash is not 32 bytes of hex")
-				continue
+	var readErr error
+	read := func(ctx context.Context, emit func(*bundleLine) error) error {
+		for {
+			e, err := br.Next()
+			if errors.Is(err, io.EOF) {
+				return nil
 			}
-		case err != nil:
-			fs.object(BundleEvent, ref, "%v", err)
-			continue
-		case hex.EncodeToString(hash) != e.EventHash:
-			fs.object(BundleEvent, ref, "the event's content does not hash to its eventHash: altered")
+			if err != nil {
+				readErr = err
+				return nil
+			}
+			if err := emit(&bundleLine{Entry: e, ref: lineRef(br.Line())}); err != nil {
+				return err
+			}
 		}
-		sum := [sha256.Size]byte(hash)
-		if seen[e.Index] {
-			fs.object(BundleEvent, ref, "a second event at leaf %d", e.Index)
+	}
+	take := func(l *bundleLine) error {
+		rep.EventsChecked++
+		rep.ValuesRedacted += len(l.Redacted)
+		if l.Withheld {
+			rep.EventsWithheld++
 		}
-		seen[e.Index] = true
-		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, e.Index, size, tlog.LeafHash(sum[:]), e.Proof, root); err != nil {
-			fs.object(BundleProof, ref, "the event is not at leaf %d of the checkpoint's tree (size %d): %v", e.Index, size, err)
+		if l.problem != "" {
+			fs.object(BundleEvent, l.ref, "%s", l.problem)
 		}
-		tc.event(ref, e, sum)
+		if l.sum == nil {
+			return nil
+		}
+		if seen[l.Index] {
+			fs.object(BundleEvent, l.ref, "a second event at leaf %d", l.Index)
+		}
+		seen[l.Index] = true
+		if l.proofErr != nil {
+			fs.object(BundleProof, l.ref, "the event is not at leaf %d of the checkpoint's tree (size %d): %v", l.Index, size, l.proofErr)
+		}
+		tc.event(l.ref, l.Entry, *l.sum)
+		return nil
+	}
+	// Lines are hashed and their proofs checked on every CPU, then taken
+	// in bundle order, so the findings are the same however they ran.
+	_ = parallel.Ordered(context.Background(), read, func(l *bundleLine) error { l.check(size, root); return nil }, take)
+	if readErr != nil {
+		fs.object(BundleInvalid, lineRef(br.Line()), "%v", readErr)
+		return rep
 	}
 	switch end := br.End(); {
 	case end.Events != rep.EventsChecked:
@@ -94,6 +105,36 @@ func Bundle(r io.Reader, origin string, verifiers []note.Verifier, policy *witne
 	}
 	rep.Trail = tc.check([]byte(br.Header.Checkpoint))
 	return rep
+}
+
+// bundleLine is an event line and what checking it found.
+type bundleLine struct {
+	bundle.Entry
+	ref      string
+	sum      *[sha256.Size]byte // the event hash its proof is checked for; nil if none
+	problem  string             // why its content does not give its eventHash
+	proofErr error
+}
+
+// check recomputes the line's event hash (a withheld event has only the
+// one given) and checks its proof against the tree of size and root.
+func (l *bundleLine) check(size uint64, root []byte) {
+	hash, err := l.Hash()
+	switch {
+	case errors.Is(err, bundle.ErrWithheld):
+		if hash, err = hex.DecodeString(l.EventHash); err != nil || len(hash) != sha256.Size {
+			l.problem = "the withheld event's eventHash is not 32 bytes of hex"
+			return
+		}
+	case err != nil:
+		l.problem = err.Error()
+		return
+	case hex.EncodeToString(hash) != l.EventHash:
+		l.problem = "the event's content does not hash to its eventHash: altered"
+	}
+	sum := [sha256.Size]byte(hash)
+	l.sum = &sum
+	l.proofErr = proof.VerifyInclusion(rfc6962.DefaultHasher, l.Index, size, tlog.LeafHash(sum[:]), l.Proof, root)
 }
 
 // bundleTrail checks that a bundle with a trail holds exactly the events
