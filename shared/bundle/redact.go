@@ -13,12 +13,6 @@ import (
 	"function/shared/integrity"
 )
 
-// eventKeys are the members of an event's canonical form (docs/integrity.md
-// §1), which a redaction's pointer must start with.
-var eventKeys = []string{"action", "actorId", "actorType", "category", "clusterId", "correlationId", "data",
-	"eventDate", "eventId", "eventTime", "eventType", "namespace", "outcome", "receivedAt", "resourceId",
-	"resourceType", "source", "subject", "traceParent", "workflowId"}
-
 // kept are the members a redaction may not hide: what a bundle is keyed
 // by and filtered on.
 var kept = []string{"eventId", "correlationId"}
@@ -49,8 +43,8 @@ func ParseRedaction(values []string) (Redaction, error) {
 				return Redaction{}, err
 			}
 			top, _, _ := strings.Cut(p[1:], "/")
-			if !slices.Contains(eventKeys, top) {
-				return Redaction{}, fmt.Errorf("%q names no member of an event: it must start with one of /%s", p, strings.Join(eventKeys, ", /"))
+			if !slices.Contains(integrity.EventKeys, top) {
+				return Redaction{}, fmt.Errorf("%q names no member of an event: it must start with one of /%s", p, strings.Join(integrity.EventKeys, ", /"))
 			}
 			if slices.Contains(kept, top) {
 				return Redaction{}, fmt.Errorf("%q cannot be redacted: a bundle is keyed by eventId and correlationId", p)
@@ -94,26 +88,31 @@ func (r Redaction) covers(ptr []byte) bool {
 // is to be redacted, the whole event is withheld and only its hash and
 // proof are given.
 func (r Redaction) NewEntry(index uint64, e, salt, hash []byte, proof [][]byte) (Entry, error) {
-	out := Entry{Index: index, EventHash: hex.EncodeToString(hash), Proof: proof}
-	var redacted, salts map[string]string
+	out := Entry{Index: index, EventHash: hex.EncodeToString(hash), Event: e, Proof: proof}
+	if salt != nil {
+		out.Salt = hex.EncodeToString(salt)
+	}
+	if r.None() {
+		return out, nil
+	}
+	var hidden bool
+	var salts, redacted map[string]string
 	var fieldSalt []byte
 	var derive *integrity.Salts
 	if salt != nil {
 		derive = integrity.NewSalts(salt)
 	}
 	shown, err := integrity.MapLeaves(e, func(ptr, leaf []byte) ([]byte, error) {
-		if !r.covers(ptr) {
-			if derive != nil {
-				fieldSalt = derive.AppendOf(fieldSalt[:0], ptr)
-				salts = addTo(salts, ptr, hex.EncodeToString(fieldSalt))
-			}
-			return leaf, nil
-		}
-		if derive == nil { // withheld below
-			redacted = addTo(redacted, ptr, "")
+		covered := r.covers(ptr)
+		hidden = hidden || covered
+		if derive == nil {
 			return leaf, nil
 		}
 		fieldSalt = derive.AppendOf(fieldSalt[:0], ptr)
+		if !covered {
+			salts = addTo(salts, ptr, hex.EncodeToString(fieldSalt))
+			return leaf, nil
+		}
 		c := integrity.Commitment(fieldSalt, leaf)
 		redacted = addTo(redacted, ptr, hex.EncodeToString(c[:]))
 		return []byte("null"), nil
@@ -121,15 +120,12 @@ func (r Redaction) NewEntry(index uint64, e, salt, hash []byte, proof [][]byte) 
 	switch {
 	case err != nil:
 		return Entry{}, err
-	case redacted == nil && salt != nil:
-		out.Event, out.Salt = e, hex.EncodeToString(salt)
-	case redacted == nil:
-		out.Event = e
+	case !hidden:
+		return out, nil
 	case salt == nil:
-		out.Withheld = true
-	default:
-		out.Event, out.Salts, out.Redacted = shown, salts, redacted
+		return Entry{Index: index, EventHash: out.EventHash, Withheld: true, Proof: proof}, nil
 	}
+	out.Event, out.Salt, out.Salts, out.Redacted = shown, "", salts, redacted
 	return out, nil
 }
 

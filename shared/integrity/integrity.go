@@ -24,6 +24,11 @@ var Genesis = make([]byte, HashSize)
 // fractional digits.
 const TimeLayout = "2006-01-02T15:04:05.000000Z"
 
+// EventKeys are the members of EventCanonical's object, in its order.
+var EventKeys = []string{"action", "actorId", "actorType", "category", "clusterId", "correlationId", "data",
+	"eventDate", "eventId", "eventTime", "eventType", "namespace", "outcome", "receivedAt", "resourceId",
+	"resourceType", "source", "subject", "traceParent", "workflowId"}
+
 // EventCanonical is the RFC 8785 (JCS) encoding of the object holding every
 // stored column of r except the integrity columns. r.Data must already be
 // canonical JSON, as the collector stores it (after a read from jsonb, pass it

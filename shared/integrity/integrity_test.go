@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -41,6 +43,7 @@ func TestEventCanonicalIsRFC8785OfTheDocumentedObject(t *testing.T) {
 	want, err := jcs.Transform(raw)
 	require.NoError(t, err)
 	assert.Equal(t, string(want), string(integrity.EventCanonical(&r)))
+	assert.Equal(t, slices.Sorted(maps.Keys(doc)), integrity.EventKeys, "EventKeys are its members")
 }
 
 func TestEveryStoredFieldIsCoveredByTheHash(t *testing.T) {

@@ -103,6 +103,10 @@ func tileOf(id compact.NodeID) tileKey {
 	return tileKey{uint64(id.Level / TileHeight), (id.Index << sub) / TileWidth}
 }
 
+// TileRoot is the root of the perfect subtree whose leaves are the
+// concatenated hashes (a full tile's 256).
+func TileRoot(hashes []byte) []byte { return subtreeRoot(split(hashes)) }
+
 // subtreeRoot hashes a perfect row of 2^k hashes up to its root.
 func subtreeRoot(row [][]byte) []byte {
 	for len(row) > 1 {

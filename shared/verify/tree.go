@@ -336,27 +336,10 @@ func (v *Verifier) tilesIncluded(ctx context.Context, newest tlog.Checkpoint, by
 		if len(proofs[i]) < tlog.TileHeight {
 			return fmt.Errorf("inclusion proof of leaf %d has %d hashes", firsts[i], len(proofs[i]))
 		}
-		err := proof.VerifyInclusion(rfc6962.DefaultHasher, t, chunks, subtreeRoot(stored), proofs[i][tlog.TileHeight:], newest.Root)
+		err := proof.VerifyInclusion(rfc6962.DefaultHasher, t, chunks, tlog.TileRoot(stored), proofs[i][tlog.TileHeight:], newest.Root)
 		if err != nil {
 			fs.object(TreeAltered, key, "tile %s does not lead to checkpoint %d's root: %v", key, newest.Size, err)
 		}
 	}
 	return nil
-}
-
-// subtreeRoot is the root of the perfect subtree whose leaves are hashes
-// (a full tile's 256).
-func subtreeRoot(hashes []byte) []byte {
-	level := make([][]byte, 0, len(hashes)/32)
-	for i := 0; i < len(hashes); i += 32 {
-		level = append(level, hashes[i:i+32])
-	}
-	for len(level) > 1 {
-		next := level[:0:0]
-		for i := 0; i < len(level); i += 2 {
-			next = append(next, rfc6962.DefaultHasher.HashChildren(level[i], level[i+1]))
-		}
-		level = next
-	}
-	return level[0]
 }
